@@ -1,0 +1,63 @@
+"""Registers the NCSN components through the same hooks a third-party plugin uses.
+
+Factories are "module:attr" strings: nothing here imports torch.
+"""
+
+from scorebench import hookimpl
+from scorebench.registry import Component
+
+PKG = "scorebench_ncsn"
+
+
+@hookimpl
+def register_networks():
+    return [
+        Component(
+            "ncsn",
+            f"{PKG}.network:NCSN",
+            "RefineNet score network with conditional instance norm++ (CondRefineNetDilated)",
+        )
+    ]
+
+
+@hookimpl
+def register_schedules():
+    return [
+        Component(
+            "geometric",
+            f"{PKG}.schedules:GeometricSchedule",
+            "geometric noise levels sigma_max -> sigma_min (default 1 -> 0.01, 10 levels)",
+        )
+    ]
+
+
+@hookimpl
+def register_losses():
+    return [
+        Component("dsm", f"{PKG}.losses:dsm", "annealed denoising score matching (sigma^2 weight)"),
+        Component("ssm", f"{PKG}.losses:ssm", "annealed sliced score matching, variance reduced"),
+    ]
+
+
+@hookimpl
+def register_samplers():
+    return [
+        Component("langevin", f"{PKG}.samplers:langevin", "plain Langevin dynamics at one sigma"),
+        Component(
+            "annealed_langevin",
+            f"{PKG}.samplers:annealed_langevin",
+            "annealed Langevin dynamics, T steps per level (NCSN Algorithm 1)",
+        ),
+    ]
+
+
+@hookimpl
+def register_score_functions():
+    return [
+        Component(
+            "gmm",
+            f"{PKG}.gmm:GaussianMixtureScore",
+            "exact score of a Gaussian mixture perturbed by N(0, sigma^2 I)",
+        ),
+        Component("toy-gmm", f"{PKG}.gmm:toy_gmm", "the NCSN paper's 2-D mixture, exact score"),
+    ]

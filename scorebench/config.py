@@ -1,0 +1,372 @@
+"""Typed, validated run configuration.
+
+A run's config is built in layers: the recipe's preset for the dataset, then an optional
+file (YAML or TOML), then ``--set key=value`` overrides. Every layer is checked against
+the dataclasses below before any work starts; a wrong key, type or value raises
+:class:`ConfigError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scorebench.errors import ConfigError
+
+
+@dataclass
+class ComponentConfig:
+    """A registered component by name, and the keyword arguments for its factory."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"
+    root: str | None = None  # None: scorebench's data directory
+    params: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 128
+    num_workers: int = 0
+    dequantize: bool = True  # x*255/256 + U[0,1)/256, as the official NCSN code
+    hflip: bool = False
+    logit_transform: bool = False
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 200_000
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    ema: float | None = None  # EMA decay of the weights; None: off (as in NCSN)
+    log_every: int = 100
+    checkpoint_every: int = 5000
+    keep_checkpoints: int = 3
+    grid_every: int = 0  # sample a grid every N steps; 0: only at the end
+    grid_size: int = 64
+    tensorboard: bool = False
+
+
+@dataclass
+class RuntimeConfig:
+    device: str = "auto"  # auto: cuda if available, else cpu
+    precision: str = "fp32"  # fp32 or bf16 (autocast; weights and sampler state stay fp32)
+    compile: bool = False
+    channels_last: bool = False
+    seed: int = 0
+
+
+@dataclass
+class SampleConfig:
+    sampler: ComponentConfig = field(default_factory=lambda: ComponentConfig("annealed_langevin"))
+    n: int = 1000
+    batch_size: int = 100
+    checkpoint: str = "final"  # final, best (needs eval.select_every), or a step number
+
+
+@dataclass
+class EvalConfig:
+    metrics: list[str] = field(default_factory=lambda: ["isc", "fid", "kid", "prc"])
+    extractor: str = "auto"
+    split: str | None = None  # None: the dataset's reference split
+    reference_count: int | None = None  # None: the whole split
+    cross_check: bool = False
+    select_every: int = 0  # the paper's checkpoint selection: FID every N steps (0: off)
+    select_n: int = 1000
+
+
+@dataclass
+class RunConfig:
+    recipe: str
+    dataset: str
+    network: ComponentConfig
+    schedule: ComponentConfig
+    loss: ComponentConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "runtime.precision": ("fp32", "bf16"),
+    "runtime.device": None,  # checked at run time: auto, cpu, cuda, cuda:N
+    "eval.extractor": None,  # checked against the metrics registry
+}
+POSITIVE = {
+    "data.batch_size",
+    "train.steps",
+    "train.lr",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.grid_size",
+    "sample.n",
+    "sample.batch_size",
+    "eval.select_n",
+}
+NON_NEGATIVE = {"data.num_workers", "train.weight_decay", "train.grid_every", "eval.select_every"}
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if hint is Any:
+        return value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported config type {hint!r} at {key}")  # a bug in this module
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix or "config"
+    if isinstance(data, cls):
+        data = dataclasses.asdict(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {data!r}")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), fields, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown key {_join(prefix, key)!r}.{hint} Allowed keys in {where}: "
+            f"{', '.join(fields)}."
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = _join(prefix, name)
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing key {key!r} in {where}")
+    return cls(**kwargs)
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _check_values(config: RunConfig) -> None:
+    flat = _flatten(config.to_dict())
+    for key in POSITIVE:
+        if flat[key] <= 0:
+            raise ConfigError(f"{key} must be positive, got {flat[key]!r}")
+    for key in NON_NEGATIVE:
+        if flat[key] < 0:
+            raise ConfigError(f"{key} must be >= 0, got {flat[key]!r}")
+    for key, allowed in CHOICES.items():
+        if allowed and flat[key] not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {flat[key]!r}")
+    device = config.runtime.device
+    if not (device in ("auto", "cpu") or device == "cuda" or device.startswith("cuda:")):
+        raise ConfigError(f"runtime.device must be auto, cpu, cuda or cuda:N; got {device!r}")
+    if len(config.train.betas) != 2 or not all(0 <= b < 1 for b in config.train.betas):
+        raise ConfigError(f"train.betas must be two numbers in [0, 1); got {config.train.betas}")
+    if config.train.ema is not None and not 0 < config.train.ema < 1:
+        raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
+    checkpoint = config.sample.checkpoint
+    if checkpoint not in ("final", "best") and not str(checkpoint).isdigit():
+        raise ConfigError(f"sample.checkpoint must be final, best or a step; got {checkpoint!r}")
+    if checkpoint == "best" and not config.eval.select_every:
+        raise ConfigError(
+            "sample.checkpoint=best needs eval.select_every > 0 (checkpoint selection)"
+        )
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for k, v in d.items():
+        key = _join(prefix, k)
+        if isinstance(v, dict) and not key.endswith("params"):
+            flat.update(_flatten(v, key))
+        else:
+            flat[key] = v
+    return flat
+
+
+# ---------------------------------------------------------------- layers
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base``. A component's ``params`` merge too,
+    unless the override changes the component's ``name`` (then its params start empty)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            if "name" in value and value["name"] != out[key].get("name"):
+                out[key] = {"params": {}} if "params" in out[key] else {}
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``train.lr=1e-4`` -> ``{"train": {"lr": 0.0001}}``; values are YAML scalars/lists."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({exc})") from exc
+    if isinstance(value, str) and _looks_numeric(value):
+        value = float(value)  # YAML 1.1 reads 1e-4 as a string
+    nested: dict[str, Any] = value
+    for part in reversed(key.split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """A config file (``.yaml``/``.yml`` or ``.toml``) as a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"config file {str(path)!r}: use .yaml, .yml or .toml")
+    except ConfigError:
+        raise
+    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError
+        raise ConfigError(f"config file {str(path)!r} could not be parsed: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys at top level")
+    return data
+
+
+def build_config(
+    preset: dict[str, Any],
+    file: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> RunConfig:
+    """The validated RunConfig from a recipe preset, an optional file and ``key=value`` overrides."""
+    data = preset
+    if file is not None:
+        data = merge(data, read_file(file))
+    for text in overrides:
+        data = merge(data, parse_override(text))
+    config = _build(RunConfig, data, "")
+    _check_values(config)
+    return config
+
+
+def from_dict(data: dict[str, Any]) -> RunConfig:
+    """A RunConfig from its saved form (``config.json`` in a run directory)."""
+    config = _build(RunConfig, data, "")
+    _check_values(config)
+    return config
+
+
+# ---------------------------------------------------------------- components
+
+
+def instantiate(kind: str, spec: ComponentConfig, key: str, **extra: Any) -> Any:
+    """Build a component from the registry, checking its parameters against the factory.
+
+    ``extra`` are arguments scorebench passes itself (e.g. a dataset's root and split).
+    """
+    from scorebench.plugins import registry
+
+    factory = registry(kind).load(spec.name)
+    check_params(factory, spec.params, f"{key}.params", spec.name)
+    try:
+        return factory(**extra, **spec.params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {spec.name!r} rejected its parameters: {exc}") from exc
+
+
+def check_params(factory: Any, params: dict[str, Any], key: str, name: str) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: let the call decide
+    accepted = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        return
+    allowed = [
+        n for n, p in accepted.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    for param in params:
+        if param not in accepted:
+            close = difflib.get_close_matches(param, allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{key}.{param}: {name!r} takes no parameter {param!r}.{hint} "
+                f"Its parameters: {', '.join(allowed) or '(none)'}."
+            )

@@ -1,0 +1,24 @@
+"""User-facing errors: the CLI prints these without a traceback."""
+
+
+class ScorebenchError(Exception):
+    """A mistake in what the user asked for (config, flag, file, plugin). Exit code 2."""
+
+    exit_code = 2
+
+
+class UnknownComponentError(ScorebenchError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class DuplicateComponentError(ScorebenchError):
+    pass
+
+
+class ConfigError(ScorebenchError):
+    pass
+
+
+class DataUnavailableError(ScorebenchError):
+    pass

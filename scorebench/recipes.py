@@ -1,0 +1,36 @@
+"""Recipes: named experiment protocols (components, per-dataset presets, baselines)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from scorebench.config import merge
+from scorebench.errors import ConfigError
+
+
+@dataclass
+class Recipe:
+    """``base`` holds what every dataset shares; ``presets[dataset]`` is merged on top.
+
+    ``baselines`` names the baseline tables (files under ``benchmarks/baselines``) that
+    runs of this recipe are compared with, per dataset.
+    """
+
+    name: str
+    summary: str
+    base: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+    baselines: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def preset(self, dataset: str) -> dict[str, Any]:
+        if dataset not in self.presets:
+            close = difflib.get_close_matches(dataset, self.presets, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"recipe {self.name!r} has no preset for dataset {dataset!r}.{hint} "
+                f"Presets: {', '.join(self.presets)}."
+            )
+        return merge(self.base, {"recipe": self.name, "dataset": dataset, **self.presets[dataset]})

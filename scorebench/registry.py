@@ -1,0 +1,119 @@
+"""Registries of components, one per kind, filled from the plugins' ``register_*`` hooks.
+
+A component is a name, a one-line summary and a lazy factory: either a callable or a
+``"module:attr"`` string that is imported only when the component is used, so listing
+components never imports torch or a plugin's heavy modules.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from scorebench.errors import DuplicateComponentError, ScorebenchError, UnknownComponentError
+
+#: Every component kind, with the hook that contributes it and what the factory returns.
+KINDS: dict[str, str] = {
+    "networks": "score networks: factory(**params) -> torch.nn.Module",
+    "schedules": "noise schedules: factory(**params) -> object with .sigmas() (descending)",
+    "losses": "training losses: factory(**params) -> callable(model, x, sigmas, generator)",
+    "samplers": "samplers: callable(score, x, sigmas, generator, callback, **params) -> samples",
+    "score_functions": "analytic score functions: factory(**params) -> callable(x, sigma)",
+    "datasets": "datasets: factory(root, split, **params) -> torch Dataset",
+    "metrics": "feature extractors and metrics: factory(**params) -> metric object",
+    "recipes": "recipes: factory() -> scorebench.recipes.Recipe",
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component. ``plugin`` is filled in by the plugin manager."""
+
+    name: str
+    factory: str | Callable[..., Any]
+    summary: str = ""
+    plugin: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"component name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.factory, str):
+            module, sep, attr = self.factory.partition(":")
+            if not (module and sep and attr):
+                raise TypeError(
+                    f"component {self.name!r}: factory {self.factory!r} must be 'module:attr'"
+                )
+        elif not callable(self.factory):
+            raise TypeError(f"component {self.name!r}: factory must be callable or 'module:attr'")
+
+    def load(self) -> Callable[..., Any]:
+        """Import (if needed) and return the factory."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr_path = self.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr_path.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ScorebenchError(
+                f"{self.name!r} (from plugin {self.plugin or '?'}) could not be loaded from "
+                f"{self.factory!r}: {exc}. Reinstall or fix that plugin."
+            ) from exc
+        return obj
+
+
+class Registry:
+    """Components of one kind, by name."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
+        self.kind = kind
+        self._entries: dict[str, Component] = {}
+
+    def add(self, component: Component) -> None:
+        if not isinstance(component, Component):
+            raise TypeError(
+                f"{self.kind}: expected scorebench.registry.Component, got {type(component).__name__}"
+            )
+        existing = self._entries.get(component.name)
+        if existing is not None:
+            raise DuplicateComponentError(
+                f"{self.kind[:-1]} {component.name!r} is registered twice: by plugin "
+                f"{existing.plugin!r} and by plugin {component.plugin!r}. Uninstall or block "
+                f"one of them (SCOREBENCH_BLOCK_PLUGINS={component.plugin})."
+            )
+        self._entries[component.name] = component
+
+    def get(self, name: str) -> Component:
+        try:
+            return self._entries[name]
+        except KeyError:
+            pass
+        known = sorted(self._entries)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownComponentError(
+            f"no {self.kind[:-1]} named {name!r}.{hint} Known {self.kind}: "
+            f"{', '.join(known) or '(none)'}. See `scorebench list {self.kind}`."
+        )
+
+    def load(self, name: str) -> Callable[..., Any]:
+        return self.get(name).load()
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(sorted(self._entries.values(), key=lambda c: c.name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
