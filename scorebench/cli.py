@@ -122,6 +122,85 @@ def list_components(
         out.print(table)
 
 
+PANEL_RUN = "Train, sample, evaluate"
+DEFAULT_RUNS = "runs"
+
+
+def _config(recipe, dataset, config_file, overrides, device, data_dir):
+    from scorebench.recipes import resolve_config
+
+    extra = [f"runtime.device={device}"] if device else []
+    extra += [f"data.root={data_dir}"] if data_dir else []
+    return resolve_config(recipe, dataset, config_file, [*overrides, *extra])
+
+
+def _run_dir(run_dir, recipe, dataset):
+    from pathlib import Path
+
+    from scorebench.runs import RunDir
+
+    return RunDir(Path(run_dir) if run_dir else Path(DEFAULT_RUNS) / f"{recipe}-{dataset}")
+
+
+RECIPE = typer.Argument(..., help="Recipe name (see `scorebench list recipes`), e.g. ncsn.")
+DATASET = typer.Option(..., "--dataset", "-d", help="Dataset preset of the recipe, e.g. digits.")
+CONFIG = typer.Option(None, "--config", "-c", help="YAML or TOML file merged over the preset.")
+SET = typer.Option([], "--set", "-s", help="Override one key: --set train.lr=1e-4 (repeatable).")
+RUN_DIR = typer.Option(None, "--run-dir", help="Run directory [default: runs/RECIPE-DATASET].")
+DEVICE = typer.Option(
+    None, "--device", help="auto, cpu, cuda or cuda:N (= --set runtime.device=...)."
+)
+DATA_DIR = typer.Option(None, "--data-dir", help="Where datasets live (= --set data.root=...).")
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def train(
+    recipe: str = RECIPE,
+    dataset: str = DATASET,
+    config_file: str | None = CONFIG,
+    overrides: list[str] = SET,
+    run_dir: str | None = RUN_DIR,
+    device: str | None = DEVICE,
+    data_dir: str | None = DATA_DIR,
+    fresh: bool = typer.Option(False, "--no-resume", help="Ignore existing checkpoints."),
+) -> None:
+    """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
+
+    Under `torchrun --nproc_per_node N` the same command trains with DDP."""
+    from scorebench.train import train as train_run
+
+    config = _config(recipe, dataset, config_file, overrides, device, data_dir)
+    run = _run_dir(run_dir, recipe, dataset)
+    result = train_run(config, run, resume=not fresh, argv=sys.argv)
+    err.print(
+        f"trained to step {result.step} in {run.path}"
+        + (f" (resumed from {result.resumed_from})" if result.resumed_from else "")
+    )
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def sample(
+    run_dir: str = typer.Argument(..., help="A trained run directory."),
+    n: int | None = typer.Option(
+        None, "--n", "-n", help="Number of samples [default: the config's]."
+    ),
+    device: str | None = DEVICE,
+) -> None:
+    """Draw samples from a trained run into sharded files (resumes finished shards)."""
+    from scorebench.workflow import sample_stage
+
+    record = sample_stage(_existing_run(run_dir), n=n, device=device)
+    out.print_json(json.dumps(record))
+
+
+def _existing_run(path: str):
+    from scorebench.runs import RunDir
+
+    run = RunDir(path)
+    run.load_config()  # a clear error when it is not a run directory
+    return run
+
+
 def main() -> None:
     """Console-script entry point: user mistakes print a message, not a traceback."""
     manager = get_plugin_manager()

@@ -72,6 +72,9 @@ class SampleConfig:
     n: int = 1000
     batch_size: int = 100
     checkpoint: str = "final"  # final, best (needs eval.select_every), or a step number
+    init: str = "uniform"  # the chain's start: uniform on [init_low, init_high] or gaussian
+    init_low: float = 0.0  # (NCSN: uniform on [0, 1]; gaussian: N(0, sigma_max^2))
+    init_high: float = 1.0
 
 
 @dataclass
@@ -104,6 +107,7 @@ class RunConfig:
 
 CHOICES = {
     "runtime.precision": ("fp32", "bf16"),
+    "sample.init": ("uniform", "gaussian"),
     "runtime.device": None,  # checked at run time: auto, cpu, cuda, cuda:N
     "eval.extractor": None,  # checked against the metrics registry
 }

@@ -34,3 +34,12 @@ class Recipe:
                 f"Presets: {', '.join(self.presets)}."
             )
         return merge(self.base, {"recipe": self.name, "dataset": dataset, **self.presets[dataset]})
+
+
+def resolve_config(recipe: str, dataset: str, config_file=None, overrides=()):
+    """The validated config of ``recipe`` on ``dataset`` with a file and ``key=value`` overrides."""
+    from scorebench.config import build_config
+    from scorebench.plugins import registry
+
+    found = registry("recipes").load(recipe)()
+    return build_config(found.preset(dataset), config_file, overrides)

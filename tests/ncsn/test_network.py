@@ -84,6 +84,24 @@ def test_spatial_path_halves_once_then_stays(size, inner):
     assert seen["res2"] == seen["res3"] == seen["res4"] == (1, 16, inner, inner)
 
 
+def test_encoder_dilations_and_biases():
+    model = _tiny()
+    for stage, dilation in (("res1", 1), ("res2", 1), ("res3", 2), ("res4", 4)):
+        for block in getattr(model, stage):
+            for conv in (block.conv1, block.conv2):
+                assert conv.dilation == (dilation, dilation) and conv.padding == conv.dilation
+                assert conv.bias is not None
+    assert model.res3[0].shortcut.kernel_size == (3, 3)
+    assert model.res3[0].shortcut.dilation == (2, 2)
+    assert model.res2[0].shortcut.kernel_size == (1, 1)
+    # RCU and chained-residual-pooling convs have no bias, fusion convs have one
+    refine = model.refine4
+    assert refine.adapt[0].blocks[0][0].conv.bias is None
+    assert refine.crp[0].conv.bias is None
+    assert refine.fusion[0].conv.bias is not None
+    assert len(refine.output.blocks) == 3 and len(model.refine3.output.blocks) == 1
+
+
 def test_non_square_even_input_is_accepted():
     model = _tiny()
     x = torch.rand(1, 1, 8, 12)
@@ -123,6 +141,27 @@ def test_cond_instance_norm_plus_init():
     assert beta.abs().max() == 0
     assert abs(gamma_alpha.mean().item() - 1.0) < 2e-3
     assert abs(gamma_alpha.std().item() - 0.02) < 2e-3
+
+
+def test_fusion_upsamples_bilinear_with_aligned_corners():
+    from scorebench_ncsn.network import _FusionPath
+
+    torch.manual_seed(5)
+    path = _FusionPath(4, 6, num_levels=2)
+    x = torch.randn(2, 4, 4, 4)
+    y = torch.tensor([1, 0])
+    with torch.no_grad():
+        low = path.conv(path.norm(x, y))
+        out = path(x, y, (8, 8))
+        expected = torch.nn.functional.interpolate(
+            low, size=(8, 8), mode="bilinear", align_corners=True
+        )
+        torch.testing.assert_close(out, expected)
+        # aligned corners: the corner pixels are copied exactly
+        torch.testing.assert_close(
+            out[..., [0, -1], :][..., [0, -1]], low[..., [0, -1], :][..., [0, -1]]
+        )
+        torch.testing.assert_close(path(x, y, (4, 4)), low)
 
 
 def test_samples_in_a_batch_do_not_interact():

@@ -16,7 +16,12 @@ def register_networks():
             "ncsn",
             f"{PKG}.network:NCSN",
             "RefineNet score network with conditional instance norm++ (CondRefineNetDilated)",
-        )
+        ),
+        Component(
+            "ncsn-toy-mlp",
+            f"{PKG}.toy_network:ToyScoreNet",
+            "noise-conditional MLP for 2-D points (toy presets)",
+        ),
     ]
 
 
@@ -61,3 +66,8 @@ def register_score_functions():
         ),
         Component("toy-gmm", f"{PKG}.gmm:toy_gmm", "the NCSN paper's 2-D mixture, exact score"),
     ]
+
+
+@hookimpl
+def register_recipes():
+    return [Component("ncsn", f"{PKG}.recipe:recipe", "Song & Ermon 2019, the paper's protocol")]

@@ -1,0 +1,56 @@
+"""Build a run's components (dataset, network, noise levels, loss, sampler) from its config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from scorebench.config import ComponentConfig, RunConfig, instantiate
+from scorebench.errors import ConfigError
+
+
+def build_dataset(config: RunConfig, split: str = "train") -> Any:
+    from scorebench.paths import data_dir
+
+    root = config.data.root or str(data_dir())
+    spec = ComponentConfig(config.data.name, config.data.params)
+    return instantiate("datasets", spec, "data", root=root, split=split)
+
+
+def build_network(config: RunConfig, device: torch.device) -> torch.nn.Module:
+    model = instantiate("networks", config.network, "network")
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(f"network {config.network.name!r} did not build a torch.nn.Module")
+    model = model.to(device)
+    if config.runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def build_sigmas(config: RunConfig, device: torch.device) -> torch.Tensor:
+    schedule = instantiate("schedules", config.schedule, "schedule")
+    sigmas = torch.as_tensor(schedule.sigmas(), dtype=torch.float32).to(device)
+    if sigmas.ndim != 1 or not len(sigmas) or bool((sigmas <= 0).any()):
+        raise ConfigError(f"schedule {config.schedule.name!r} gave invalid sigmas {sigmas}")
+    return sigmas
+
+
+def build_loss(config: RunConfig) -> Any:
+    return instantiate("losses", config.loss, "loss")
+
+
+def build_sampler(config: RunConfig) -> Any:
+    """The sampler function, with its configured parameters checked."""
+    from scorebench.config import check_params
+    from scorebench.plugins import registry
+
+    spec = config.sample.sampler
+    sampler = registry("samplers").load(spec.name)
+    check_params(sampler, spec.params, "sample.sampler.params", spec.name)
+    return sampler
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for; weights and optimizer state stay fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

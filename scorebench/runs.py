@@ -1,0 +1,214 @@
+"""Run directories: layout, manifest, atomic writes, checkpoints.
+
+A run directory holds::
+
+    config.json        the resolved, validated config
+    manifest.json      versions, device, git commit, seed, command line
+    metrics.jsonl      training log, one JSON object per logged step
+    checkpoints/       step-XXXXXXXX.pt (atomic; the last K kept)
+    grids/             sample grids (PNG) during and after training
+    samples/           shard-XXXXX.npy sample shards and samples.json
+    results.json       the evaluation record
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scorebench.errors import ConfigError, ScorebenchError
+
+CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_save_torch(obj: Any, path: Path) -> None:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one line with a single write, so a crash never leaves half a record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line from a killed process
+    return records
+
+
+class RunDir:
+    """Paths of one run directory."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    manifest = property(lambda self: self.path / "manifest.json")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    grids = property(lambda self: self.path / "grids")
+    samples = property(lambda self: self.path / "samples")
+    results = property(lambda self: self.path / "results.json")
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"step-{step:08d}.pt"
+
+    def checkpoint_steps(self) -> list[int]:
+        if not self.checkpoints.is_dir():
+            return []
+        steps = [CHECKPOINT_RE.match(p.name) for p in self.checkpoints.iterdir()]
+        return sorted(int(m.group(1)) for m in steps if m)
+
+    def load_config(self):
+        from scorebench.config import from_dict
+
+        if not self.config.is_file():
+            raise ScorebenchError(
+                f"{self.path} is not a scorebench run directory (no config.json). "
+                "Train first: `scorebench train RECIPE --dataset NAME --run-dir DIR`."
+            )
+        try:
+            return from_dict(json.loads(self.config.read_text()))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{self.config} is not valid JSON: {exc}") from exc
+
+    def prepare(self, config, *, argv: list[str] | None = None) -> None:
+        """Create the directory, or check that an existing one holds the same config."""
+        new = config.to_dict()
+        if self.config.is_file():
+            old = json.loads(self.config.read_text())
+            if old != new:
+                changed = sorted(
+                    k
+                    for k in _flat(new).keys() | _flat(old).keys()
+                    if _flat(new).get(k) != _flat(old).get(k)
+                )
+                raise ConfigError(
+                    f"run directory {self.path} was made with another config (differs in: "
+                    f"{', '.join(changed)}). Use a new --run-dir, or --force to start over."
+                )
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.config, new)
+        atomic_write_json(self.manifest, manifest(config, argv))
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        out.update(_flat(v, key) if isinstance(v, dict) and v else {key: v})
+    return out
+
+
+def manifest(config, argv: list[str] | None = None) -> dict[str, Any]:
+    """What produced a run: versions of everything, device, git commit, seed, command line."""
+    from scorebench import __version__
+    from scorebench.plugins import get_plugin_manager
+
+    try:
+        import torch
+
+        torch_info = {
+            "version": torch.__version__,
+            "cuda": torch.version.cuda,
+            "cuda_available": torch.cuda.is_available(),
+        }
+        if torch.cuda.is_available():
+            torch_info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch_info = {}
+    return {
+        "scorebench": __version__,
+        "plugins": {p.name: p.version for p in get_plugin_manager().plugins},
+        "torch": torch_info,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+        "seed": config.runtime.seed,
+        "device": config.runtime.device,
+        "command": argv if argv is not None else sys.argv,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A checkpoint, loaded safely (weights only). A damaged file is a clear error."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ScorebenchError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}). It may be "
+            "truncated or not a scorebench checkpoint; delete it to fall back to an older one."
+        ) from exc
+
+
+def latest_valid_checkpoint(run: RunDir, map_location: Any = "cpu"):
+    """(step, state) of the newest checkpoint that loads, skipping damaged ones; or None."""
+    for step in reversed(run.checkpoint_steps()):
+        try:
+            return step, load_checkpoint(run.checkpoint_path(step), map_location)
+        except ScorebenchError as exc:
+            print(f"scorebench: skipping damaged checkpoint: {exc}", file=sys.stderr)
+    return None

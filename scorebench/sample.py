@@ -1,0 +1,238 @@
+"""The sampling driver: batches, shards across ranks, NFE and time accounting, resume.
+
+Shard ``k`` always draws its samples from a generator seeded by ``(seed, k)``, so the N
+samples are the same whatever the number of ranks, and a killed job resumes by skipping the
+shards already on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scorebench.config import RunConfig
+from scorebench.errors import ScorebenchError
+from scorebench.runs import RunDir, atomic_write_bytes, atomic_write_json, load_checkpoint
+from scorebench.score import CountingScore, NetworkScore
+
+SHARD = "shard-{:05d}.npy"
+
+
+def shard_generator(seed: int, shard: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device).manual_seed(seed * 1_000_003 + shard)
+
+
+def initial_state(
+    config: RunConfig,
+    n: int,
+    shape: tuple[int, ...],
+    sigma_max: float,
+    generator: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """The chain's start: uniform on [low, high] (NCSN) or N(0, sigma_max^2) (NCSNv2 style)."""
+    s = config.sample
+    if s.init == "gaussian":
+        return sigma_max * torch.randn((n, *shape), generator=generator, device=device)
+    u = torch.rand((n, *shape), generator=generator, device=device)
+    return s.init_low + (s.init_high - s.init_low) * u
+
+
+def draw(
+    score: Callable,
+    sampler: Callable,
+    config: RunConfig,
+    sigmas: torch.Tensor,
+    shape: tuple[int, ...],
+    n: int,
+    generator: torch.Generator,
+    callback: Callable[[dict], None] | None = None,
+) -> tuple[torch.Tensor, int]:
+    """``n`` samples in one batch; returns (samples in fp32, NFE of this batch)."""
+    device = sigmas.device
+    counted = CountingScore(score)
+    x = initial_state(config, n, shape, float(sigmas[0]), generator, device)
+    with torch.no_grad():
+        out = sampler(
+            counted,
+            x,
+            sigmas,
+            generator=generator,
+            callback=callback,
+            **config.sample.sampler.params,
+        )
+    return out.float(), counted.nfe
+
+
+def to_storage(samples: torch.Tensor, is_image: bool) -> np.ndarray:
+    """Images as uint8 (what metrics see), points as float32."""
+    if is_image:
+        return (samples.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return samples.cpu().numpy().astype(np.float32)
+
+
+@dataclass
+class Model:
+    """A trained run's score function, ready to sample from."""
+
+    config: RunConfig
+    score: Callable
+    sigmas: torch.Tensor
+    shape: tuple[int, ...]
+    step: int
+
+
+def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> Model:
+    """The network of a run at ``checkpoint`` (final, best or a step), as score(x, sigma)."""
+    from scorebench.components import autocast, build_network, build_sigmas
+
+    config = run.load_config()
+    steps = run.checkpoint_steps()
+    if not steps:
+        raise ScorebenchError(f"{run.path} has no checkpoints: train it first (scorebench train).")
+    if checkpoint == "final":
+        step = steps[-1]
+    elif checkpoint == "best":
+        selection = run.path / "selection.json"
+        if not selection.is_file():
+            raise ScorebenchError(f"{selection} is missing: run checkpoint selection first.")
+        step = json.loads(selection.read_text())["best_step"]
+    else:
+        step = int(checkpoint)
+        if step not in steps:
+            raise ScorebenchError(f"{run.path} has no checkpoint at step {step}; it has {steps}.")
+    state = load_checkpoint(run.checkpoint_path(step), map_location=device)
+    network = build_network(config, device)
+    network.load_state_dict(state["ema"] if state.get("ema") else state["model"])
+    network.eval()
+    sigmas = build_sigmas(config, device)
+    inner = NetworkScore(network, sigmas)
+
+    def score(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        with autocast(device, config.runtime.precision):
+            return inner(x, sigma).float()
+
+    return Model(config, score, sigmas, tuple(state["shape"]), step)
+
+
+def sample_run(
+    run: RunDir,
+    *,
+    n: int | None = None,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: Callable[[int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Draw the run's N samples into ``samples/`` shards, skipping shards already there.
+
+    Returns the sampling record (also written to ``samples/samples.json`` by rank 0)."""
+    from scorebench.components import build_sampler
+
+    model = load_model(run, device, run.load_config().sample.checkpoint)
+    config = model.config
+    n = n or config.sample.n
+    batch = config.sample.batch_size
+    sampler = build_sampler(config)
+    shards = list(range((n + batch - 1) // batch))
+    mine = [k for k in shards if k % world_size == rank]
+    run.samples.mkdir(parents=True, exist_ok=True)
+    nfe_per_sample, drawn, seconds = None, 0, 0.0
+    for k in mine:
+        path = run.samples / SHARD.format(k)
+        size = min(batch, n - k * batch)
+        if path.exists() and np.load(path, mmap_mode="r").shape[0] == size:
+            if progress:
+                progress(size)
+            continue
+        start = time.perf_counter()
+        generator = shard_generator(config.runtime.seed, k, device)
+        samples, nfe = draw(
+            model.score, sampler, config, model.sigmas, model.shape, size, generator
+        )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds += time.perf_counter() - start
+        drawn += size
+        nfe_per_sample = nfe
+        buffer = _npy_bytes(to_storage(samples, len(model.shape) == 3))
+        atomic_write_bytes(path, buffer)
+        if progress:
+            progress(size)
+    record = {
+        "n": n,
+        "shards": len(shards),
+        "checkpoint_step": model.step,
+        "sampler": {"name": config.sample.sampler.name, "params": config.sample.sampler.params},
+        "nfe_per_sample": nfe_per_sample,
+        "drawn_now": drawn,
+        "seconds": round(seconds, 3),
+        "samples_per_s": round(drawn / seconds, 3) if seconds else None,
+        "nfe_per_s": round(drawn * nfe_per_sample / seconds, 3) if seconds else None,
+        "device": str(device),
+        "world_size": world_size,
+        "precision": config.runtime.precision,
+    }
+    if rank == 0:
+        previous = run.samples / "samples.json"
+        if drawn == 0 and previous.exists():  # nothing new: keep the timings of the real draw
+            return json.loads(previous.read_text())
+        atomic_write_json(previous, record)
+    return record
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def load_samples(run: RunDir) -> np.ndarray:
+    """All shards of a run, in order."""
+    meta = run.samples / "samples.json"
+    if not meta.is_file():
+        raise ScorebenchError(f"{run.path} has no samples: run `scorebench sample {run.path}`.")
+    info = json.loads(meta.read_text())
+    missing = [k for k in range(info["shards"]) if not (run.samples / SHARD.format(k)).exists()]
+    if missing:
+        raise ScorebenchError(
+            f"{run.samples} lacks shards {missing[:5]}: rerun `scorebench sample`."
+        )
+    parts = [np.load(run.samples / SHARD.format(k)) for k in range(info["shards"])]
+    return np.concatenate(parts)[: info["n"]]
+
+
+def save_grid(samples: torch.Tensor, path: Path) -> None:
+    """A PNG grid of image samples (torchvision), or a scatter plot of 2-D points."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if samples.ndim == 4:
+        from torchvision.utils import make_grid, save_image
+
+        grid = make_grid(samples.float().clamp(0, 1), nrow=int(len(samples) ** 0.5), padding=1)
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        save_image(grid, tmp)
+        tmp.replace(path)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    points = samples.cpu().numpy()
+    ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+    ax.set_aspect("equal")
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
