@@ -41,9 +41,7 @@ class GaussianMixtureScore:
         means = torch.as_tensor(means, dtype=torch.float64)
         weights = torch.as_tensor(weights, dtype=torch.float64)
         if means.dim() != 2 or means.shape[0] == 0 or means.shape[1] == 0:
-            raise ConfigError(
-                f"means must have shape [components, dim], got {tuple(means.shape)}."
-            )
+            raise ConfigError(f"means must have shape [components, dim], got {tuple(means.shape)}.")
         if weights.shape != (means.shape[0],):
             raise ConfigError(
                 f"weights must have one entry per component ({means.shape[0]}), got shape "

@@ -20,7 +20,8 @@ clamped, and no iterates are kept.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -67,7 +68,7 @@ def _check_sigmas(sigmas: object) -> list[float]:
     values = [float(s) for s in sig.detach().cpu().double()]  # one device sync, up front
     if not all(math.isfinite(s) and s > 0 for s in values):
         raise ConfigError(f"every noise level must be finite and > 0, got {values}.")
-    if any(b > a for a, b in zip(values, values[1:])):
+    if any(b > a for a, b in zip(values, values[1:], strict=False)):
         raise ConfigError(
             f"sigmas must be ordered from largest to smallest (annealing goes down), got {values}."
         )
@@ -153,7 +154,7 @@ def annealed_langevin(
     with torch.no_grad():
         x = x.detach().clone()
         batch = x.shape[0]
-        for level, (sigma, step) in enumerate(zip(sigma_values, step_sizes)):
+        for level, (sigma, step) in enumerate(zip(sigma_values, step_sizes, strict=True)):
             sigma_t = torch.full((batch,), sigma, device=x.device, dtype=x.dtype)
             for t in range(steps_per_level):
                 _langevin_step(score, x, sigma_t, step, generator)

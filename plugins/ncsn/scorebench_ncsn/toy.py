@@ -41,7 +41,7 @@ def _mode_label(mean: list[float]) -> str:
 def _mode_fractions(samples: torch.Tensor, means: torch.Tensor, labels: list[str]) -> dict:
     nearest = torch.cdist(samples, means.to(samples)).argmin(dim=1)
     counts = torch.bincount(nearest, minlength=means.shape[0]).double() / samples.shape[0]
-    return dict(zip(labels, counts.tolist()))
+    return dict(zip(labels, counts.tolist(), strict=True))
 
 
 def run_toy_experiment(n: int = 1280, seed: int = 0, device: str | torch.device = "cpu") -> dict:
@@ -96,7 +96,7 @@ def run_toy_experiment(n: int = 1280, seed: int = 0, device: str | torch.device 
     return {
         "n": n,
         "seed": seed,
-        "weights": dict(zip(labels, gmm.weights.tolist())),
+        "weights": dict(zip(labels, gmm.weights.tolist(), strict=True)),
         "fractions": {
             "iid": _mode_fractions(iid, means, labels),
             "langevin": _mode_fractions(plain, means, labels),
@@ -118,8 +118,10 @@ def toy_table(result: dict) -> Table:
             "(with 'weights' and 'fractions')."
         ) from err
     modes = list(weights)
-    table = Table(title=f"Toy experiment: fraction of samples per mode (n={result.get('n')}, "
-                  f"seed={result.get('seed')})")
+    table = Table(
+        title=f"Toy experiment: fraction of samples per mode (n={result.get('n')}, "
+        f"seed={result.get('seed')})"
+    )
     table.add_column("method")
     for mode in modes:
         table.add_column(f"mode {mode}", justify="right")
