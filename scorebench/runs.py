@@ -119,23 +119,42 @@ class RunDir:
             raise ConfigError(f"{self.config} is not valid JSON: {exc}") from exc
 
     def prepare(self, config, *, argv: list[str] | None = None) -> None:
-        """Create the directory, or check that an existing one holds the same config."""
+        """Create the directory, or check that an existing one was trained the same way.
+
+        Keys that do not change the trained weights (more steps, sampling, evaluation,
+        logging, device) may differ: the run continues under the new values."""
         new = config.to_dict()
         if self.config.is_file():
-            old = json.loads(self.config.read_text())
-            if old != new:
-                changed = sorted(
-                    k
-                    for k in _flat(new).keys() | _flat(old).keys()
-                    if _flat(new).get(k) != _flat(old).get(k)
-                )
+            old, now = _flat(json.loads(self.config.read_text())), _flat(new)
+            changed = sorted(
+                k
+                for k in old.keys() | now.keys()
+                if old.get(k) != now.get(k) and not k.startswith(CHANGEABLE)
+            )
+            if changed:
                 raise ConfigError(
-                    f"run directory {self.path} was made with another config (differs in: "
+                    f"run directory {self.path} was trained with another config (differs in: "
                     f"{', '.join(changed)}). Use a new --run-dir, or --force to start over."
                 )
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.config, new)
         atomic_write_json(self.manifest, manifest(config, argv))
+
+
+#: Config keys a run may change between invocations without invalidating its checkpoints.
+CHANGEABLE = (
+    "train.steps",
+    "train.log_every",
+    "train.grid_every",
+    "train.grid_size",
+    "train.tensorboard",
+    "train.keep_checkpoints",
+    "sample.",
+    "eval.",
+    "runtime.device",
+    "data.root",
+    "data.num_workers",
+)
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -8,7 +8,6 @@ the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Iterator
@@ -289,7 +288,8 @@ def _train(
                     "step": step,
                     "loss": float(interval_loss) / interval_steps,
                     "loss_per_level": [
-                        round(v, 6) if c else None for v, c in zip(per_level, counts.tolist())
+                        round(v, 6) if c else None
+                        for v, c in zip(per_level, counts.tolist(), strict=True)
                     ],
                     "lr": optimizer.param_groups[0]["lr"],
                     "images_per_s": interval_steps * config.data.batch_size / elapsed,
@@ -324,6 +324,18 @@ def _train(
                 _grid(config, network, sigmas, shape, run, step, device)
                 model.train()
             log.update(step, last_record if at_log else None)
+        if dist.enabled:
+            difference = _rank_difference(network)
+            if dist.is_main:
+                append_jsonl(
+                    run.metrics,
+                    {
+                        "step": step,
+                        "event": "ddp_check",
+                        "world_size": dist.world_size,
+                        "max_rank_difference": difference,
+                    },
+                )
     finally:
         log.close()
         if writer is not None:
@@ -334,6 +346,17 @@ def _train(
         last_record["images_per_s"] if last_record else None,
         resumed_from,
     )
+
+
+def _rank_difference(network: torch.nn.Module) -> float:
+    """Largest difference of any weight between ranks (0.0: DDP kept them identical)."""
+    import torch.distributed as tdist
+
+    flat = torch.cat([p.detach().float().flatten() for p in network.parameters()])
+    high, low = flat.clone(), flat.clone()
+    tdist.all_reduce(high, op=tdist.ReduceOp.MAX)
+    tdist.all_reduce(low, op=tdist.ReduceOp.MIN)
+    return float((high - low).max())
 
 
 def _gather_rng(state: dict[str, Any], dist: distributed.Dist) -> list[dict[str, Any]]:
@@ -413,7 +436,3 @@ def _tensorboard(config: RunConfig, run: RunDir):
             "train.tensorboard=true needs the tensorboard package: pip install 'scorebench[tensorboard]'"
         ) from exc
     return SummaryWriter(log_dir=str(run.path / "tensorboard"))
-
-
-def losses_are_finite(values: list[float]) -> bool:
-    return all(math.isfinite(v) for v in values)

@@ -1,0 +1,160 @@
+"""The trainer on tiny configs: run directory, exact resume, NaN stop, 2-rank DDP (gloo)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from scorebench import hookimpl
+from scorebench.errors import ConfigError
+from scorebench.plugins import get_plugin_manager
+from scorebench.recipes import resolve_config
+from scorebench.registry import Component
+from scorebench.runs import RunDir, load_checkpoint, read_jsonl
+from scorebench.train import TrainingDiverged, train
+
+# A 1x8x8 NCSN small enough for a few CPU steps per second.
+TINY_DIGITS = [
+    "network.params.ngf=4",
+    "data.batch_size=16",
+    "train.log_every=2",
+    "train.checkpoint_every=3",
+    "train.grid_size=4",
+    "sample.sampler.params.steps_per_level=1",
+    "runtime.precision=fp32",
+]
+
+
+def tiny_digits(steps, *extra):
+    return resolve_config(
+        "ncsn", "digits", overrides=[*TINY_DIGITS, f"train.steps={steps}", *extra]
+    )
+
+
+def weights(run: RunDir, step: int):
+    return load_checkpoint(run.checkpoint_path(step))["model"]
+
+
+def test_run_directory_holds_config_manifest_logs_checkpoints_and_grid(tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = train(tiny_digits(4), run, quiet=True)
+    assert result.step == 4
+    assert json.loads(run.config.read_text())["network"]["params"]["ngf"] == 4
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest["torch"]["version"] == torch.__version__ and manifest["plugins"]["ncsn"]
+    records = read_jsonl(run.metrics)
+    assert [r["step"] for r in records] == [2, 4]
+    assert len(records[0]["loss_per_level"]) == 10 and records[0]["images_per_s"] > 0
+    assert run.checkpoint_steps() == [3, 4]
+    assert (run.grids / "step-00000004.png").stat().st_size > 0
+    state = load_checkpoint(run.checkpoint_path(4))
+    assert state["step"] == 4 and state["shape"] == [1, 8, 8]
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    straight = RunDir(tmp_path / "straight")
+    train(tiny_digits(6), straight, quiet=True)
+    interrupted = RunDir(tmp_path / "interrupted")
+    train(tiny_digits(3), interrupted, quiet=True)  # "killed" after its step-3 checkpoint
+    result = train(tiny_digits(6), interrupted, quiet=True)
+    assert result.resumed_from == 3
+    a, b = weights(straight, 6), weights(interrupted, 6)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
+    run = RunDir(tmp_path / "run")
+    train(tiny_digits(6, "train.keep_checkpoints=5"), run, quiet=True)
+    run.checkpoint_path(6).write_bytes(b"truncated")
+    result = train(tiny_digits(6, "train.keep_checkpoints=5"), run, quiet=True)
+    assert result.resumed_from == 3 and result.step == 6
+    assert "skipping damaged checkpoint" in capsys.readouterr().err
+
+
+def test_a_changed_training_config_is_refused_for_an_existing_run(tmp_path):
+    run = RunDir(tmp_path / "run")
+    train(tiny_digits(2), run, quiet=True)
+    with pytest.raises(ConfigError, match="train.lr"):
+        train(tiny_digits(2, "train.lr=0.5"), run, quiet=True)
+
+
+class _NanAfter:
+    """A loss that becomes NaN at its 5th call."""
+
+    @hookimpl
+    def register_losses(self):
+        return [Component("nan-after-4", self.factory, "test loss")]
+
+    @staticmethod
+    def factory():
+        from scorebench.score import LossOutput
+
+        calls = []
+
+        def loss(model, x, sigmas, generator):
+            calls.append(1)
+            levels = torch.zeros(len(x), dtype=torch.long)
+            value = model(x, levels).pow(2).mean() * (float("nan") if len(calls) > 4 else 1.0)
+            return LossOutput(value, value.detach().expand(len(x)), levels)
+
+        return loss
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    get_plugin_manager().register(_NanAfter(), name="test-nan")
+    run = RunDir(tmp_path / "run")
+    config = tiny_digits(10, "loss.name=nan-after-4")
+    with pytest.raises(TrainingDiverged, match="NaN or infinite"):
+        train(config, run, quiet=True)
+    assert run.checkpoint_steps() == [3]
+    good = weights(run, 3)
+    assert all(torch.isfinite(v).all() for v in good.values())
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "scorebench.cli",
+        "train",
+        "ncsn",
+        "--dataset",
+        "digits",
+        "--run-dir",
+        str(run),
+        "--device",
+        "cpu",
+        *sum((["--set", o] for o in TINY_DIGITS), []),
+        "--set",
+        "train.steps=4",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two 2-thread processes would thrash
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = read_jsonl(RunDir(run).metrics)
+    [check] = [r for r in records if r.get("event") == "ddp_check"]
+    assert check["world_size"] == 2
+    assert check["max_rank_difference"] == 0.0
+    assert RunDir(run).checkpoint_steps()[-1] == 4
