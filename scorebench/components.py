@@ -54,3 +54,25 @@ def build_sampler(config: RunConfig) -> Any:
 def autocast(device: torch.device, precision: str):
     """bf16 autocast when asked for; weights and optimizer state stay fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def check_components(config: RunConfig) -> None:
+    """Every component name and parameter of ``config`` exists, checked before any work."""
+    from scorebench.config import check_params
+    from scorebench.plugins import registry
+
+    specs = [
+        ("networks", config.network, "network"),
+        ("schedules", config.schedule, "schedule"),
+        ("losses", config.loss, "loss"),
+        ("samplers", config.sample.sampler, "sample.sampler"),
+        ("datasets", ComponentConfig(config.data.name, config.data.params), "data"),
+    ]
+    for kind, spec, key in specs:
+        try:
+            factory = registry(kind).load(spec.name)
+        except ConfigError:
+            raise
+        except Exception as exc:  # UnknownComponentError: say which key held the name
+            raise ConfigError(f"{key}.name: {exc}") from exc
+        check_params(factory, spec.params, f"{key}.params", spec.name)

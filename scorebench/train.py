@@ -25,6 +25,7 @@ from scorebench.components import (
     build_network,
     build_sampler,
     build_sigmas,
+    check_components,
 )
 from scorebench.config import RunConfig
 from scorebench.errors import ConfigError, ScorebenchError
@@ -164,6 +165,7 @@ def _train(
     quiet: bool,
 ) -> TrainResult:
     device = distributed.resolve_device(config.runtime.device, dist)
+    check_components(config)
     if dist.is_main:
         run.prepare(config, argv=argv)
     distributed.barrier(dist)

@@ -24,6 +24,5 @@ _DATASETS: tuple[tuple[str, str, str], ...] = (
 @scorebench.hookimpl
 def register_datasets() -> list[Component]:
     return [
-        Component(name, f"scorebench.data.{target}", summary)
-        for name, target, summary in _DATASETS
+        Component(name, f"scorebench.data.{target}", summary) for name, target, summary in _DATASETS
     ]

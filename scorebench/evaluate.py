@@ -1,0 +1,404 @@
+"""Evaluation: samples in, one result record out, with its protocol fingerprint.
+
+* :func:`evaluate_images`: Inception score, FID, KID and precision/recall, all computed by
+  ``torch_fidelity.calculate_metrics`` (TF-exact resize, the standard Inception weights)
+  against reference features cached under scorebench's cache dir and keyed by the full
+  protocol (extractor, weights SHA-256, layers, resize, dtype, dataset, split, sample
+  count). Optional cross-check of FID through torchmetrics.
+* :func:`evaluate_points`: sliced Wasserstein distance, Gaussian-kernel MMD and per-mode
+  weight error for 2-D point datasets (:mod:`scorebench.metrics.points`).
+* :func:`protocol_fingerprint`: the short stable hash every record carries. Numbers with
+  different fingerprints were measured differently and must not be ranked together.
+
+The record format is documented in ``docs/results-format.md``.
+
+Feature-extractor components (``register_metrics`` hook, ``meta["type"] ==
+"feature-extractor"``): ``factory(**params)`` returns an object with ``name`` and
+``prepare(*, weights, cache_dir, data_root) -> scorebench.metrics.extractors.PreparedExtractor``
+whose ``fidelity_name`` is a class registered in torch-fidelity's feature-extractor
+registry. Point metrics (``meta["type"] == "point-metric"``): ``factory(samples, reference,
+**params) -> dict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scorebench.errors import ConfigError
+from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
+
+__all__ = ["evaluate_images", "evaluate_points", "protocol_fingerprint"]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {}
+    for dist in ("scorebench", "torch", "torch-fidelity", "torchmetrics"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = "?"
+    return out
+
+
+def _as_tensor(samples: Any, what: str) -> Any:
+    import numpy as np
+    import torch
+
+    if isinstance(samples, np.ndarray):
+        samples = torch.from_numpy(samples)
+    if not isinstance(samples, torch.Tensor):
+        raise ConfigError(f"{what} must be a torch.Tensor, got {type(samples).__name__}")
+    return samples.detach()
+
+
+def _check_images(samples: Any) -> Any:
+    import torch
+
+    x = _as_tensor(samples, "samples")
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ConfigError(
+            f"samples must be images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] < 2:
+        raise ConfigError(f"need at least 2 samples to evaluate, got {x.shape[0]}")
+    if x.dtype == torch.uint8:
+        return x.cpu()
+    if not x.is_floating_point():
+        raise ConfigError(f"samples must be uint8 or float in [0, 1], got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ConfigError("samples contain NaN or infinite values (a diverged sampler?)")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ConfigError(
+            f"float samples must lie in [0, 1] (got min {lo:.4g}, max {hi:.4g}); map them "
+            "to [0, 1] first (e.g. (x + 1) / 2 for [-1, 1] data) or pass uint8"
+        )
+    return x.cpu()
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _load_dataset(
+    dataset: str, data_root: Any, split: str | None, params: Mapping[str, Any]
+) -> tuple[Any, str]:
+    """The reference dataset and its split (the dataset's ``reference_split`` by default)."""
+    from scorebench.plugins import load
+
+    factory = load("datasets", dataset)
+    ds = factory(data_root, split or "train", **params)
+    reference_split = split or getattr(ds, "reference_split", "train")
+    if reference_split != (split or "train"):
+        ds = factory(data_root, reference_split, **params)
+    return ds, reference_split
+
+
+def _data_identity(ds: Any) -> str | None:
+    """What names the data beyond (dataset, split, params): for file-backed datasets such as
+    ``folder``, a hash of the file names and sizes, so another folder is another key."""
+    files = getattr(ds, "files", None)
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        p = Path(f)
+        h.update(f"{p.name}\0{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
+    import torch
+
+    if count is None or count == n_total:
+        return None, n_total, "all"
+    _check_int("reference_count", count, 2)
+    if count > n_total:
+        raise ConfigError(f"reference_count {count} exceeds the {n_total} items of the split")
+    from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
+
+    generator = torch.Generator().manual_seed(REFERENCE_SUBSET_SEED)
+    indices = torch.randperm(n_total, generator=generator)[:count]
+    return indices, count, f"randperm(n, seed={REFERENCE_SUBSET_SEED})[:{count}]"
+
+
+def _extractor_spec(name: str, dataset: str) -> Any:
+    from scorebench.plugins import registry
+
+    if name == "auto":
+        name = "digits-cnn" if dataset == "digits" else "inception-v3"
+    component = registry("metrics").get(name)
+    if component.meta.get("type") != "feature-extractor":
+        raise ConfigError(f"metric component {name!r} is not a feature extractor")
+    return component.load()()
+
+
+def evaluate_images(
+    samples: Any,
+    *,
+    dataset: str,
+    data_root: str | Path | None = None,
+    split: str | None = None,
+    extractor: str = "auto",
+    metrics: tuple[str, ...] = ("isc", "fid", "kid", "prc"),
+    reference_count: int | None = None,
+    inception_weights: str | Path | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+    seed: int = 0,
+    cross_check: bool = False,
+    dataset_params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """IS / FID / KID / precision-recall of image ``samples`` against a dataset split.
+
+    ``samples``: uint8 ``(N, C, H, W)`` or float in [0, 1] (quantised to uint8 as
+    ``round(x * 255)``, exactly like the reference). ``extractor``: ``"auto"`` (digits-cnn
+    for ``digits``, inception-v3 otherwise) or a registered feature extractor.
+    ``reference_count``: use a fixed random subset of the split (default: all of it).
+    ``inception_weights``: path of ``weights-inception-2015-12-05-6726825d.pth`` (else
+    ``$SCOREBENCH_INCEPTION_WEIGHTS``, the cache, a download). ``seed``: IS shuffling and
+    KID subsets. ``cross_check``: also compute FID with torchmetrics and report the
+    difference (needs ``"fid"`` in ``metrics``; re-extracts the reference images).
+    ``dataset_params``: keyword arguments of the dataset factory (e.g. ``image_size``).
+    Returns the result record (see docs/results-format.md).
+    """
+    import torch
+
+    from scorebench.metrics import engine
+    from scorebench.metrics.protocol import cache_dir as _cache_dir
+
+    started = time.perf_counter()
+    x = _check_images(samples)
+    metrics = engine.validate_metrics(metrics)
+    _check_int("batch_size", batch_size, 1)
+    _check_int("seed", seed, 0)
+    if cross_check and "fid" not in metrics:
+        raise ConfigError("cross_check compares FID: include 'fid' in metrics")
+    params = dict(dataset_params or {})
+    ds, reference_split = _load_dataset(dataset, data_root, split, params)
+    ds_shape = tuple(getattr(ds, "shape", ()) or ())
+    if len(ds_shape) != 3:
+        raise ConfigError(
+            f"dataset {dataset!r} holds points, not images; use evaluate_points (or "
+            "`scorebench eval` picks it for you)"
+        )
+    if tuple(x.shape[1:]) != ds_shape:
+        raise ConfigError(
+            f"samples have shape {tuple(x.shape[1:])} but {dataset!r} images are {ds_shape}; "
+            "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
+        )
+
+    spec = _extractor_spec(extractor, dataset)
+    cache = _cache_dir()
+    prepared = spec.prepare(
+        weights=inception_weights if getattr(spec, "accepts_inception_weights", False) else None,
+        cache_dir=cache,
+        data_root=data_root,
+    )
+    indices, m, subset_rule = _reference_indices(len(ds), reference_count)
+    n = len(x)
+    if "prc" in metrics and min(n, m) < 4:
+        raise ConfigError(
+            f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
+            f"images, got {n} and {m}"
+        )
+    binary = set(metrics) - {"isc"}
+
+    reference_protocol = {
+        "version": PROTOCOL_VERSION,
+        "dataset": dataset,
+        "dataset_params": params,
+        "split": reference_split,
+        "data_identity": _data_identity(ds),
+        "n_reference": m,
+        "reference_subset": subset_rule,
+        "quantization": engine.QUANTIZATION,
+        "extractor": prepared.protocol,
+        "layers": engine.reference_layers(prepared),
+    }
+
+    def make_reference() -> Any:
+        return engine.ReferenceSubset(ds, indices, prepared.channels)
+
+    reference_dir, hit = None, None
+    if binary:
+        reference_dir, hit = engine.ensure_reference(
+            prepared,
+            reference_protocol,
+            make_reference,
+            cache_dir=cache,
+            device=device,
+            batch_size=batch_size,
+        )
+    settings = engine.metric_settings(metrics, n, m)
+    values = engine.compute_metrics(
+        prepared,
+        x,
+        reference_dir if reference_dir is not None else cache,
+        n_reference=m,
+        metrics=metrics,
+        settings=settings,
+        seed=seed,
+        device=device,
+        batch_size=batch_size,
+    )
+    versions = _versions()
+    protocol = {
+        "version": PROTOCOL_VERSION,
+        "kind": "images",
+        "engine": f"torch-fidelity {versions['torch-fidelity']}",
+        "metrics": list(metrics),
+        "settings": settings,
+        "layers": {k: prepared.layers[k] for k in metrics},
+        "n_samples": n,
+        "sample_shape": list(x.shape[1:]),
+        "seed": seed,
+        "reference": reference_protocol if binary else None,
+        "extractor": prepared.protocol,
+        "quantization": engine.QUANTIZATION,
+    }
+    record: dict[str, Any] = {
+        "kind": "images",
+        "metrics": values,
+        "protocol": protocol,
+        "fingerprint": protocol_fingerprint(protocol),
+        "n_samples": n,
+        "n_reference": m if binary else 0,
+        "dataset": dataset,
+        "split": reference_split,
+        "extractor": prepared.name,
+        "reference_cache": {"path": str(reference_dir), "hit": hit} if binary else None,
+        "environment": {"device": str(torch.device(device)), "versions": versions},
+    }
+    if cross_check:
+        tm = engine.cross_check_fid(
+            prepared, x, make_reference(), device=device, batch_size=batch_size
+        )
+        tf = values["fid"]
+        record["cross_check"] = {
+            "engine": f"torchmetrics {versions['torchmetrics']} FrechetInceptionDistance",
+            "fid_torch_fidelity": tf,
+            "fid_torchmetrics": tm,
+            "abs_diff": abs(tm - tf),
+            "rel_diff": abs(tm - tf) / max(abs(tf), 1e-12),
+        }
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    return record
+
+
+def _mixture_for(dataset: str, ds: Any) -> Any:
+    mixture = getattr(ds, "mixture", None)
+    if mixture is None and dataset == "toy-gmm":
+        from scorebench.data.toys import TOY_GMM
+
+        mixture = TOY_GMM
+    return mixture
+
+
+def evaluate_points(
+    samples: Any,
+    *,
+    dataset: str,
+    data_root: str | Path | None = None,
+    split: str | None = None,
+    reference_count: int | None = None,
+    seed: int = 0,
+    dataset_params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Sliced Wasserstein distance, Gaussian-kernel MMD^2 and (for a dataset with a known
+    mixture, such as ``toy-gmm``) per-mode weight error of point ``samples`` (N, D) against
+    a dataset split. Same record shape as :func:`evaluate_images`."""
+    import torch
+
+    from scorebench.metrics import points
+    from scorebench.plugins import load
+
+    started = time.perf_counter()
+    x = _as_tensor(samples, "samples")
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    _check_int("seed", seed, 0)
+    params = dict(dataset_params or {})
+    ds, reference_split = _load_dataset(dataset, data_root, split, params)
+    ds_shape = tuple(getattr(ds, "shape", ()) or ())
+    if len(ds_shape) != 1:
+        raise ConfigError(f"dataset {dataset!r} holds images, not points; use evaluate_images")
+    if x.dim() != 2 or x.shape[1] != ds_shape[0]:
+        raise ConfigError(
+            f"samples must be points (N, {ds_shape[0]}) for {dataset!r}, got {tuple(x.shape)}"
+        )
+    indices, m, subset_rule = _reference_indices(len(ds), reference_count)
+    if hasattr(ds, "batch"):
+        reference = ds.batch(indices if indices is not None else range(len(ds)))
+    else:
+        idx = indices.tolist() if indices is not None else range(len(ds))
+        reference = torch.stack([ds[i] for i in idx])
+    x = x.cpu()
+
+    values: dict[str, Any] = {}
+    settings: dict[str, Any] = {
+        "swd": {
+            "p": 2,
+            "projections": points.SWD_PROJECTIONS,
+            "directions": f"normal(seed={seed}) normalised",
+            "quantile_levels": "(i + 0.5) / max(n, m), linear interpolation",
+        },
+        "mmd": {
+            "kernel": "gaussian exp(-|x-y|^2 / (2 bandwidth^2))",
+            "bandwidth": points.MMD_BANDWIDTH,
+            "estimator": "unbiased (U-statistic within sets)",
+        },
+    }
+    generator = torch.Generator().manual_seed(seed)
+    values.update(load("metrics", "swd")(x, reference, generator=generator))
+    values.update(load("metrics", "mmd")(x, reference, bandwidth=points.MMD_BANDWIDTH))
+    mixture = _mixture_for(dataset, ds)
+    if mixture is not None:
+        means = [list(map(float, mu)) for mu in mixture.means]
+        weights = [float(w) for w in mixture.weights]
+        settings["mode_weights"] = {
+            "means": means,
+            "weights": weights,
+            "assignment": "nearest mean (Euclidean)",
+            "error": "max_k |fraction_k - weight_k|",
+        }
+        values.update(load("metrics", "mode-weights")(x, reference, means=means, weights=weights))
+
+    n = len(x)
+    versions = _versions()
+    protocol = {
+        "version": PROTOCOL_VERSION,
+        "kind": "points",
+        "engine": "scorebench.metrics.points",
+        "metrics": sorted(settings),
+        "settings": settings,
+        "n_samples": n,
+        "seed": seed,
+        "reference": {
+            "dataset": dataset,
+            "dataset_params": params,
+            "split": reference_split,
+            "n_reference": m,
+            "reference_subset": subset_rule,
+        },
+    }
+    return {
+        "kind": "points",
+        "metrics": values,
+        "protocol": protocol,
+        "fingerprint": protocol_fingerprint(protocol),
+        "n_samples": n,
+        "n_reference": m,
+        "dataset": dataset,
+        "split": reference_split,
+        "environment": {"device": "cpu", "versions": versions},
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -1,0 +1,208 @@
+"""Feature-extractor components and the Inception-v3 one.
+
+A feature-extractor component's factory returns an :class:`ExtractorSpec`: an object whose
+``prepare(weights=..., cache_dir=..., data_root=...)`` finds (or trains) its weights and
+returns a :class:`PreparedExtractor`: the name of a class in torch-fidelity's
+feature-extractor registry, the weights file, the layer per metric and the protocol fields
+that identify it. torch-fidelity's ``calculate_metrics`` then computes every metric.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from scorebench.errors import ConfigError, DataUnavailableError
+from scorebench.metrics.protocol import file_sha256
+
+#: torch-fidelity's converted TF Inception (2015-12-05), the file every FID paper uses.
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_WEIGHTS_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS_FILE
+)
+INCEPTION_WEIGHTS_ENV = "SCOREBENCH_INCEPTION_WEIGHTS"
+#: Set to 1 to forbid every download (tests, air-gapped clusters).
+OFFLINE_ENV = "SCOREBENCH_OFFLINE"
+
+
+@dataclass
+class PreparedExtractor:
+    """Everything the engine needs to run one extractor, and what identifies it."""
+
+    name: str  # scorebench component name
+    fidelity_name: str  # name in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY
+    weights_path: Path
+    layers: dict[str, str]  # metric ("isc", "fid", "kid", "prc") -> feature layer
+    channels: int  # image channels the extractor takes (inputs are converted to this)
+    protocol: dict[str, Any]  # JSON fields that identify the extractor (in every fingerprint)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def torchmetrics_fid(self, device: Any) -> Any:
+        """A ``torchmetrics.image.fid.FrechetInceptionDistance`` measuring the same FID
+        with torchmetrics' own feature pipeline (for the cross-check)."""
+        raise NotImplementedError
+
+
+class ExtractorSpec(Protocol):
+    name: str
+
+    def prepare(
+        self,
+        *,
+        weights: str | Path | None = None,
+        cache_dir: Path,
+        data_root: str | Path | None = None,
+    ) -> PreparedExtractor: ...
+
+
+def _offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _download_inception(dest: Path) -> None:
+    """torch-fidelity's download (the same URL), into scorebench's cache, atomically."""
+    import torch.hub
+
+    tmp = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(INCEPTION_WEIGHTS_URL, str(tmp), progress=True)
+    os.replace(tmp, dest)
+
+
+def resolve_inception_weights(weights: str | Path | None, cache_dir: Path) -> Path:
+    """The Inception weights file: the given path, else ``$SCOREBENCH_INCEPTION_WEIGHTS``,
+    else ``<cache>/weights/<standard name>`` (also torch hub's checkpoint dir, where
+    torch-fidelity itself puts it), else download it there; on failure a
+    DataUnavailableError that says what to fetch and where to put it."""
+    if weights is None and os.environ.get(INCEPTION_WEIGHTS_ENV, "").strip():
+        weights = os.environ[INCEPTION_WEIGHTS_ENV].strip()
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise DataUnavailableError(
+                f"Inception weights file {str(path)!r} does not exist (given by the "
+                f"inception_weights argument / --inception-weights / ${INCEPTION_WEIGHTS_ENV}). "
+                f"Download {INCEPTION_WEIGHTS_URL} and pass its path."
+            )
+        return path
+    dest = cache_dir / "weights" / INCEPTION_WEIGHTS_FILE
+    if dest.is_file():
+        return dest
+    try:
+        import torch.hub
+
+        hub_copy = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+        if hub_copy.is_file():
+            return hub_copy
+    except Exception:  # torch hub dir unresolvable: just not there
+        pass
+    if not _offline():
+        try:
+            _download_inception(dest)
+            return dest
+        except Exception as exc:
+            reason = f"the download failed ({type(exc).__name__}: {exc})"
+    else:
+        reason = f"downloads are disabled (${OFFLINE_ENV}=1)"
+    raise DataUnavailableError(
+        f"The Inception-v3 weights {INCEPTION_WEIGHTS_FILE} are not available offline and "
+        f"{reason}. Fetch {INCEPTION_WEIGHTS_URL} and put it at {dest} (scorebench's cache), "
+        f"or pass its path with --inception-weights / inception_weights= / "
+        f"${INCEPTION_WEIGHTS_ENV}."
+    )
+
+
+class _InceptionPrepared(PreparedExtractor):
+    def torchmetrics_fid(self, device: Any) -> Any:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        # antialias=False selects torch-fidelity's TF1 bilinear resize, as our engine uses.
+        return FrechetInceptionDistance(
+            feature=2048,
+            normalize=False,
+            feature_extractor_weights_path=str(self.weights_path),
+            antialias=False,
+        ).to(device)
+
+
+class InceptionV3Spec:
+    """torch-fidelity's ``inception-v3-compat``: TF-exact bilinear resize to 299x299 and the
+    2015-12-05 TF Inception weights; IS on unbiased logits, FID/KID/PRC on pool3 (2048)."""
+
+    name = "inception-v3"
+    fidelity_name = "inception-v3-compat"
+    accepts_inception_weights = True
+
+    def __init__(self, internal_dtype: str = "float32") -> None:
+        if internal_dtype != "float32":
+            # torch-fidelity 0.4 maps "float64" to float32 internally (helpers.text_to_dtype),
+            # so anything else would put a false claim into the fingerprint.
+            raise ConfigError(
+                f"inception-v3: internal_dtype {internal_dtype!r} is not supported; "
+                "torch-fidelity runs this extractor in float32."
+            )
+        self.internal_dtype = internal_dtype
+
+    def prepare(
+        self,
+        *,
+        weights: str | Path | None = None,
+        cache_dir: Path,
+        data_root: str | Path | None = None,
+    ) -> PreparedExtractor:
+        path = resolve_inception_weights(weights, cache_dir)
+        layers = {"isc": "logits_unbiased", "fid": "2048", "kid": "2048", "prc": "2048"}
+        protocol = {
+            "name": self.name,
+            "fidelity_name": self.fidelity_name,
+            "weights_file": INCEPTION_WEIGHTS_FILE if path.name == INCEPTION_WEIGHTS_FILE else None,
+            "weights_sha256": file_sha256(path),
+            "resize": "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299",
+            "input": "uint8 RGB; 1-channel images repeated to 3 channels",
+            "internal_dtype": self.internal_dtype,
+        }
+        return _InceptionPrepared(
+            name=self.name,
+            fidelity_name=self.fidelity_name,
+            weights_path=path,
+            layers=layers,
+            channels=3,
+            protocol=protocol,
+        )
+
+
+def write_random_inception_weights(path: str | Path, seed: int = 0) -> Path:
+    """Write a state dict with the keys and shapes of torch-fidelity's Inception-v3 and
+    random values (He-normal weights drawn with ``seed``; batch norms left at identity),
+    written atomically.
+
+    For tests and throughput benchmarks only: the metrics it gives mean nothing, but the
+    pipeline, caching, fingerprinting and speed are those of the real weights.
+    """
+    from unittest import mock
+
+    import torch
+    from torch_fidelity import feature_extractor_inceptionv3 as fe_module
+
+    from scorebench.metrics.protocol import atomic_write
+
+    cls = fe_module.FeatureExtractorInceptionV3
+    # The constructor always loads weights; skip that step to get the fresh module.
+    with (
+        mock.patch.object(fe_module, "load_state_dict_from_url", return_value={}),
+        mock.patch.object(cls, "load_state_dict", lambda self, *a, **k: None),
+    ):
+        model = cls("inception-v3-compat", ["2048"])
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().clone()
+        if value.is_floating_point() and value.dim() >= 2:
+            # He-normal (fan-in) keeps activations alive through ~100 ReLU layers, so the
+            # features differ between images (PyTorch's default init lets them vanish).
+            fan_in = value[0].numel()
+            value = torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5
+        state[key] = value
+    return atomic_write(path, lambda f: torch.save(state, f))
