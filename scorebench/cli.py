@@ -193,6 +193,170 @@ def sample(
     out.print_json(json.dumps(record))
 
 
+@app.command("eval", rich_help_panel=PANEL_RUN)
+def evaluate(
+    run_dir: str = typer.Argument(..., help="A run directory with samples."),
+    device: str | None = DEVICE,
+    inception_weights: str | None = typer.Option(
+        None,
+        "--inception-weights",
+        envvar="SCOREBENCH_INCEPTION_WEIGHTS",
+        help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
+    ),
+    cross_check: bool | None = typer.Option(
+        None, "--cross-check/--no-cross-check", help="Also compute FID with torchmetrics."
+    ),
+) -> None:
+    """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol."""
+    from scorebench.workflow import eval_stage
+
+    record = eval_stage(
+        _existing_run(run_dir),
+        device=device,
+        inception_weights=inception_weights,
+        cross_check=cross_check,
+    )
+    out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def run(
+    recipe: str = RECIPE,
+    dataset: str = DATASET,
+    config_file: str | None = CONFIG,
+    overrides: list[str] = SET,
+    run_dir: str | None = RUN_DIR,
+    device: str | None = DEVICE,
+    data_dir: str | None = DATA_DIR,
+    inception_weights: str | None = typer.Option(
+        None,
+        "--inception-weights",
+        envvar="SCOREBENCH_INCEPTION_WEIGHTS",
+        help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Start over (the old run is moved aside)."),
+) -> None:
+    """Train, sample, evaluate and report in one go; finished stages are skipped.
+
+    `scorebench run ncsn --dataset cifar10` on a GPU is the paper's experiment."""
+    import time
+
+    from scorebench.workflow import run_pipeline
+
+    start = time.perf_counter()
+    config = _config(recipe, dataset, config_file, overrides, device, data_dir)
+    target = _run_dir(run_dir, recipe, dataset)
+    result = run_pipeline(
+        config,
+        target,
+        force=force,
+        argv=sys.argv,
+        inception_weights=inception_weights,
+        log=err.print,
+    )
+    _print_board(result["board"])
+    out.print(f"report: {result['report_dir']}/leaderboard.md, report.html, leaderboard.json")
+    out.print(f"wall time {time.perf_counter() - start:.0f} s {result['timings']}")
+
+
+def _print_board(board) -> None:
+    from scorebench.report.leaderboard import rich_tables
+
+    for table in rich_tables(board):
+        out.print(table)
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def report(
+    run_dirs: list[str] = typer.Argument(..., help="Run directories with results."),
+    out_dir: str = typer.Option("report", "--out", "-o", help="Where to write the report."),
+    baselines: list[str] = typer.Option(
+        [], "--baselines", "-b", help="Baseline tables (benchmarks/baselines/NAME.json)."
+    ),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the Markdown on stdout."),
+) -> None:
+    """Leaderboard of runs beside baselines: leaderboard.md, leaderboard.json, report.html."""
+    from scorebench.workflow import report_stage
+
+    board = report_stage([_existing_run(p) for p in run_dirs], out_dir, baselines=baselines)
+    if markdown:
+        from scorebench.report.leaderboard import markdown as to_markdown
+
+        print(to_markdown(board))
+    else:
+        _print_board(board)
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def compare(
+    base: str = typer.Argument(..., help="results.json, run dir, or leaderboard.json."),
+    new: str = typer.Argument(..., help="results.json, run dir, or leaderboard.json."),
+    thresholds: list[str] = typer.Option(
+        [], "--threshold", "-t", help="METRIC=ABS or METRIC=N% allowed worsening (repeatable)."
+    ),
+    row: str | None = typer.Option(None, "--row", help="Model row of a leaderboard BASE."),
+) -> None:
+    """Compare two results; exit 1 when a gated metric got worse than its threshold."""
+    from scorebench.report.compare import compare as compare_results
+    from scorebench.report.compare import load_result, parse_thresholds
+
+    changes = compare_results(
+        load_result(base, row), load_result(new), parse_thresholds(thresholds)
+    )
+    table = Table(title="compare")
+    for column in ("metric", "base", "new", "allowed worsening", "status"):
+        table.add_column(column)
+    for c in changes:
+        status = (
+            "[red]REGRESSED[/red]"
+            if c.regressed
+            else ("ok" if c.allowed is not None else "not gated")
+        )
+        allowed = "-" if c.allowed is None else f"{c.allowed:.4g}"
+        table.add_row(c.metric, f"{c.base:.4g}", f"{c.new:.4g}", allowed, status)
+    out.print(table)
+    if any(c.regressed for c in changes):
+        raise typer.Exit(1)
+
+
+baselines_app = typer.Typer(help="Baselines measured by scorebench itself.", no_args_is_help=True)
+app.add_typer(baselines_app, name="baselines", rich_help_panel=PANEL_RUN)
+
+
+@baselines_app.command("compute")
+def baselines_compute(
+    recipe: str = typer.Option("ncsn", help="Recipe whose preset sets the protocol."),
+    dataset: str = DATASET,
+    overrides: list[str] = SET,
+    out_file: str | None = typer.Option(
+        None, "--out", help="[default: benchmarks/baselines/DATASET-measured.json]"
+    ),
+    inception_weights: str | None = typer.Option(
+        None, "--inception-weights", envvar="SCOREBENCH_INCEPTION_WEIGHTS"
+    ),
+) -> None:
+    """Measure reference rows (held-out real data, fitted Gaussian) under a preset's protocol."""
+    from pathlib import Path
+
+    from scorebench.report.baselines import baselines_dir, measured_baselines
+    from scorebench.runs import atomic_write_json
+
+    config = _config(recipe, dataset, None, overrides, None, None)
+    table = measured_baselines(
+        config.data.name,
+        n=config.sample.n,
+        data_root=config.data.root,
+        dataset_params=config.data.params,
+        seed=config.runtime.seed,
+        extractor=config.eval.extractor,
+        metrics=tuple(config.eval.metrics),
+        inception_weights=inception_weights,
+    )
+    path = Path(out_file) if out_file else baselines_dir() / f"{dataset}-measured.json"
+    atomic_write_json(path, table)
+    out.print(f"wrote {path}")
+
+
 def _existing_run(path: str):
     from scorebench.runs import RunDir
 

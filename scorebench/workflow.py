@@ -58,3 +58,149 @@ def sample_stage(
         return record
     finally:
         distributed.teardown(dist)
+
+
+def eval_stage(
+    run: RunDir,
+    *,
+    device: str | None = None,
+    inception_weights: str | None = None,
+    cross_check: bool | None = None,
+) -> dict[str, Any]:
+    """Evaluate the run's samples; writes ``results.json`` and appends it to the history."""
+    import json
+
+    from scorebench.evaluate import evaluate_images, evaluate_points
+    from scorebench.runs import append_jsonl, atomic_write_json
+    from scorebench.sample import load_samples
+
+    config = run.load_config()
+    samples = load_samples(run)
+    dev = str(distributed.resolve_device(device or config.runtime.device, distributed.Dist()))
+    common = dict(
+        dataset=config.data.name,
+        data_root=config.data.root,
+        split=config.eval.split,
+        reference_count=config.eval.reference_count,
+        seed=config.runtime.seed,
+        dataset_params=config.data.params,
+    )
+    if samples.ndim == 4:
+        record = evaluate_images(
+            samples,
+            extractor=config.eval.extractor,
+            metrics=tuple(config.eval.metrics),
+            inception_weights=inception_weights,
+            device=dev,
+            cross_check=config.eval.cross_check if cross_check is None else cross_check,
+            **common,
+        )
+    else:
+        record = evaluate_points(samples, **common)
+    record["run"] = {
+        "path": str(run.path),
+        "recipe": config.recipe,
+        "dataset": config.dataset,
+        "sampling": json.loads((run.samples / "samples.json").read_text()),
+        "manifest": json.loads(run.manifest.read_text()),
+        "train_steps": config.train.steps,
+    }
+    atomic_write_json(run.results, record)
+    append_jsonl(run.path.parent / "history.jsonl", record)
+    return record
+
+
+def preflight(config) -> None:
+    """Fail in seconds, not hours: the dataset must be loadable before training starts."""
+    from scorebench.components import build_dataset, check_components
+
+    check_components(config)
+    build_dataset(config, "train")  # raises DataUnavailableError with what to fetch, where
+
+
+def report_stage(run_dirs: list[RunDir], out_dir, *, baselines: list[str]) -> dict[str, Any]:
+    """Leaderboard of the runs' results beside the named baselines: Markdown, JSON, HTML."""
+    import json
+    from pathlib import Path
+
+    from scorebench.errors import ScorebenchError
+    from scorebench.report import html, leaderboard
+    from scorebench.report.baselines import load_baselines
+    from scorebench.runs import atomic_write_bytes, atomic_write_json
+
+    results = []
+    for run in run_dirs:
+        if not run.results.is_file():
+            raise ScorebenchError(f"{run.path} has no results.json: run `scorebench eval` first")
+        results.append(json.loads(run.results.read_text()))
+    board = leaderboard.build(results, load_baselines(baselines))
+    out = Path(out_dir)
+    atomic_write_json(out / "leaderboard.json", board)
+    atomic_write_bytes(out / "leaderboard.md", leaderboard.markdown(board).encode())
+    atomic_write_bytes(out / "report.html", html.render(board, [r.path for r in run_dirs]).encode())
+    return board
+
+
+def run_pipeline(
+    config,
+    run: RunDir,
+    *,
+    force: bool = False,
+    argv: list[str] | None = None,
+    inception_weights: str | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """train -> sample -> eval -> report, skipping each stage whose artifacts exist.
+
+    ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
+    import json
+    import time
+
+    from scorebench.plugins import registry
+    from scorebench.train import train
+
+    if force and run.path.exists():
+        aside = run.path.with_name(f"{run.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+        run.path.rename(aside)
+        log(f"moved the previous run to {aside}")
+    preflight(config)
+    timings: dict[str, Any] = {}
+
+    steps = run.checkpoint_steps()
+    if steps and steps[-1] >= config.train.steps:
+        run.prepare(config, argv=argv)  # same checks as training: refuses a changed config
+        log(f"train: done (checkpoint at step {steps[-1]}), skipped")
+    else:
+        start = time.perf_counter()
+        train(config, run, argv=argv)
+        timings["train_s"] = round(time.perf_counter() - start, 1)
+
+    meta = run.samples / "samples.json"
+    final = run.checkpoint_steps()[-1]
+    previous = json.loads(meta.read_text()) if meta.is_file() else None
+    if (
+        previous
+        and previous["n"] == config.sample.n
+        and previous["checkpoint_step"] == final
+        and previous["sampler"]["params"] == config.sample.sampler.params
+    ):
+        log("sample: done, skipped")
+    else:
+        start = time.perf_counter()
+        sample_stage(run)
+        timings["sample_s"] = round(time.perf_counter() - start, 1)
+
+    sampled = json.loads(meta.read_text())
+    current = json.loads(run.results.read_text()) if run.results.is_file() else None
+    if current and current.get("run", {}).get("sampling") == sampled:
+        log("eval: done, skipped")
+    else:
+        start = time.perf_counter()
+        eval_stage(run, inception_weights=inception_weights)
+        timings["eval_s"] = round(time.perf_counter() - start, 1)
+
+    recipe = registry("recipes").load(config.recipe)()
+    board = report_stage(
+        [run], run.path / "report", baselines=recipe.baselines.get(config.dataset, [])
+    )
+    return {"board": board, "timings": timings, "report_dir": str(run.path / "report")}

@@ -77,8 +77,8 @@ PRESETS = {
         "train": {"steps": 1500, "checkpoint_every": 500, "log_every": 50},
         "runtime": {"precision": "bf16"},
         "sample": {
-            "n": 1000,
-            "batch_size": 500,
+            "n": 360,
+            "batch_size": 360,
             "sampler": {"params": {"steps_per_level": 20, "step_lr": 1e-4}},
         },
         "eval": {"metrics": ["isc", "fid", "kid"], "extractor": "digits-cnn"},
@@ -100,7 +100,7 @@ PRESETS = {
             "init_high": 8.0,
             "sampler": {"params": {"steps_per_level": 100, "step_lr": 5e-4}},
         },
-        "eval": {"metrics": ["swd", "mmd", "mode_weights"], "extractor": "points"},
+        "eval": {"metrics": ["swd", "mmd", "mode_weights"]},
     },
 }
 

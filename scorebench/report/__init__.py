@@ -1,0 +1,1 @@
+"""Leaderboards, comparisons and report files (Markdown, JSON, HTML)."""

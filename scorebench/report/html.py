@@ -1,0 +1,80 @@
+"""A self-contained HTML report: leaderboard tables, sample grids and training curves."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from scorebench.report.leaderboard import LABELS, _fmt
+from scorebench.runs import read_jsonl
+
+
+def _png(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _loss_plot(metrics_path: Path) -> str | None:
+    records = [r for r in read_jsonl(metrics_path) if "loss" in r]
+    if not records:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    ax.plot([r["step"] for r in records], [r["loss"] for r in records])
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_yscale("log")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>scorebench report</title>",
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+        "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;"
+        "padding:3px 8px}tr.run{background:#e6ffe6;font-weight:bold}</style>",
+        "<h1>scorebench report</h1>",
+    ]
+    for g in board["groups"]:
+        parts.append(
+            f"<h2>{html.escape(g['dataset'])}: {html.escape(g['protocol'])}</h2>"
+            f"<p>fingerprint <code>{html.escape(g['fingerprint'])}</code></p><table>"
+        )
+        heads = ["#", "model", "origin", *[LABELS[c] for c in g["columns"]], "n", "NFE"]
+        parts.append("<tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>")
+        for i, r in enumerate(g["rows"], 1):
+            cells = [
+                str(i),
+                r["model"],
+                r["origin"],
+                *[_fmt(r["metrics"].get(c)) for c in g["columns"]],
+                _fmt(r.get("n_samples")),
+                _fmt(r.get("nfe")),
+            ]
+            cls = " class='run'" if r["origin"] == "this run" else ""
+            parts.append(
+                f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+            )
+        parts.append("</table>")
+    for run in run_dirs:
+        parts.append(f"<h2>run {html.escape(str(run))}</h2>")
+        grid = run / "samples.png"
+        if grid.is_file():
+            parts.append(
+                f"<h3>samples</h3><img alt='sample grid' src='{_png(grid)}' "
+                "style='image-rendering:pixelated;width:320px'>"
+            )
+        plot = _loss_plot(run / "metrics.jsonl")
+        if plot:
+            parts.append(f"<h3>training loss</h3><img alt='training loss' src='{plot}'>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,139 @@
+"""End to end through the CLI: run -> results -> report; compare gates; stages are skipped."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+TOY = [
+    "--set",
+    "train.steps=300",
+    "--set",
+    "sample.n=500",
+    "--set",
+    "sample.batch_size=250",
+    "--set",
+    "sample.sampler.params.steps_per_level=20",
+]
+DIGITS = [
+    "--set",
+    "network.params.ngf=4",
+    "--set",
+    "train.steps=4",
+    "--set",
+    "train.log_every=2",
+    "--set",
+    "sample.sampler.params.steps_per_level=1",
+    "--set",
+    "sample.n=40",
+    "--set",
+    "sample.batch_size=20",
+    "--set",
+    "runtime.precision=fp32",
+]
+
+
+def scorebench(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "scorebench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    result = scorebench("run", "ncsn", "--dataset", "toy-gmm", "--run-dir", "toy", *TOY, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
+def test_toy_run_writes_results_and_a_leaderboard(toy_run):
+    root, result = toy_run
+    record = json.loads((root / "toy" / "results.json").read_text())
+    assert record["kind"] == "points" and record["n_samples"] == 500
+    assert 0 <= record["metrics"]["mode_weight_error"] <= 1
+    assert record["run"]["sampling"]["nfe_per_sample"] == 10 * 20
+    md = (root / "toy" / "report" / "leaderboard.md").read_text()
+    assert "| 1 |" in md and "this run" in md
+    assert "real data (held-out test split)" in md  # measured baselines, same protocol
+    assert "mode weight err" in md
+    page = (root / "toy" / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "training loss" in page
+    assert "this run" in result.stdout  # the rich table at the end
+    history = (root / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["fingerprint"] == record["fingerprint"]
+
+
+def test_rerunning_skips_finished_stages(toy_run):
+    root, _ = toy_run
+    results = root / "toy" / "results.json"
+    before = results.stat().st_mtime_ns
+    time.sleep(0.01)
+    again = scorebench("run", "ncsn", "--dataset", "toy-gmm", "--run-dir", "toy", *TOY, cwd=root)
+    assert again.returncode == 0, again.stderr
+    for stage in ("train", "sample", "eval"):
+        assert f"{stage}: done" in again.stderr
+    assert results.stat().st_mtime_ns == before
+
+
+def test_compare_passes_on_equal_and_fails_on_an_injected_regression(toy_run):
+    root, _ = toy_run
+    same = scorebench("compare", "toy", "toy", cwd=root)
+    assert same.returncode == 0, same.stdout + same.stderr
+    worse = json.loads((root / "toy" / "results.json").read_text())
+    worse["metrics"]["mode_weight_error"] += 0.2
+    (root / "worse.json").write_text(json.dumps(worse))
+    gated = scorebench(
+        "compare", "toy", "worse.json", "--threshold", "mode_weight_error=0.05", cwd=root
+    )
+    assert gated.returncode == 1 and "REGRESSED" in gated.stdout
+    board = scorebench("compare", "toy/report/leaderboard.json", "toy", cwd=root)
+    assert board.returncode == 0, board.stdout + board.stderr
+
+
+def test_compare_refuses_results_of_different_protocols(toy_run, tmp_path):
+    root, _ = toy_run
+    other = json.loads((root / "toy" / "results.json").read_text())
+    other["fingerprint"] = "0000000000000000"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    result = scorebench("compare", str(root / "toy"), str(tmp_path / "other.json"), cwd=root)
+    assert result.returncode == 2 and "not comparable" in result.stderr
+
+
+def test_tiny_digits_run_end_to_end(tmp_path):
+    result = scorebench(
+        "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert {"isc_mean", "fid", "kid_mean"} <= set(record["metrics"])
+    assert record["protocol"]["extractor"]["name"] == "digits-cnn"
+    assert (tmp_path / "d" / "samples.png").stat().st_size > 0
+    assert "data:image/png;base64," in (tmp_path / "d" / "report" / "report.html").read_text()
+
+
+def test_cifar10_offline_fails_fast_and_says_what_to_fetch(tmp_path):
+    start = time.perf_counter()
+    result = scorebench(
+        "run",
+        "ncsn",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--run-dir",
+        "c",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    message = " ".join(result.stderr.split())
+    assert "cifar-10" in message.lower() and str(tmp_path / "data") in message
+    assert "Traceback" not in result.stderr
+    assert time.perf_counter() - start < 120
+    assert not (tmp_path / "c" / "checkpoints").exists()
