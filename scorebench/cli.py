@@ -187,10 +187,13 @@ def sample(
     device: str | None = DEVICE,
 ) -> None:
     """Draw samples from a trained run into sharded files (resumes finished shards)."""
+    import os
+
     from scorebench.workflow import sample_stage
 
     record = sample_stage(_existing_run(run_dir), n=n, device=device)
-    out.print_json(json.dumps(record))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks
+        out.print_json(json.dumps(record))
 
 
 @app.command("eval", rich_help_panel=PANEL_RUN)

@@ -10,7 +10,7 @@ from scorebench import distributed
 from scorebench.runs import RunDir
 
 
-def _progress(total: int, label: str, enabled: bool):
+def _progress(enabled: bool):
     """A rich progress bar on stderr (a no-op when disabled)."""
     from contextlib import nullcontext
 
@@ -39,7 +39,7 @@ def sample_stage(
     try:
         dev = distributed.resolve_device(requested, dist)
         total = n or config.sample.n
-        with _progress(total, "sample", dist.is_main and not quiet) as bar:
+        with _progress(dist.is_main and not quiet) as bar:
             task = bar.add_task("sample", total=total) if bar else None
             record = sample_run(
                 run,

@@ -92,7 +92,7 @@ PRESETS = {
         },
         "schedule": {"params": {"sigma_max": 20.0, "sigma_min": 0.1}},
         "data": {"name": "toy-gmm", "batch_size": 256, "dequantize": False},
-        "train": {"steps": 3000, "checkpoint_every": 1000, "log_every": 100},
+        "train": {"steps": 8000, "checkpoint_every": 2000, "log_every": 100},
         "sample": {
             "n": 2000,
             "batch_size": 1000,
