@@ -100,10 +100,7 @@ def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> 
     if checkpoint == "final":
         step = steps[-1]
     elif checkpoint == "best":
-        selection = run.path / "selection.json"
-        if not selection.is_file():
-            raise ScorebenchError(f"{selection} is missing: run checkpoint selection first.")
-        step = json.loads(selection.read_text())["best_step"]
+        step = selected_step(run)
     else:
         step = int(checkpoint)
         if step not in steps:
@@ -120,6 +117,31 @@ def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> 
             return inner(x, sigma).float()
 
     return Model(config, score, sigmas, tuple(state["shape"]), step)
+
+
+def selected_step(run: RunDir) -> int:
+    """The checkpoint chosen by checkpoint selection (``selection.json``)."""
+    selection = run.path / "selection.json"
+    if not selection.is_file():
+        raise ScorebenchError(
+            f"{selection} is missing: sample.checkpoint=best needs checkpoint selection "
+            "(eval.select_every > 0), which `scorebench run` does after training."
+        )
+    return json.loads(selection.read_text())["best_step"]
+
+
+def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> np.ndarray:
+    """``n`` samples in the run's batches and shard seeds, kept in memory (not written)."""
+    batch = model.config.sample.batch_size
+    parts = []
+    for k in range((n + batch - 1) // batch):
+        generator = shard_generator(model.config.runtime.seed, k, device)
+        size = min(batch, n - k * batch)
+        samples, _ = draw(
+            model.score, sampler, model.config, model.sigmas, model.shape, size, generator
+        )
+        parts.append(to_storage(samples, len(model.shape) == 3))
+    return np.concatenate(parts)
 
 
 def sample_run(
@@ -144,7 +166,7 @@ def sample_run(
     sampler = build_sampler(config)
     shards = list(range((n + batch - 1) // batch))
     mine = [k for k in shards if k % world_size == rank]
-    run.samples.mkdir(parents=True, exist_ok=True)
+    _start_or_continue(run, config, model.step, n, rank, world_size, log)
     nfe_per_sample, drawn, seconds = None, 0, 0.0
     for k in mine:
         path = run.samples / SHARD.format(k)
@@ -187,6 +209,41 @@ def sample_run(
             return json.loads(previous.read_text())
         atomic_write_json(previous, record)
     return record
+
+
+def _start_or_continue(
+    run: RunDir,
+    config: RunConfig,
+    step: int,
+    n: int,
+    rank: int,
+    world_size: int,
+    log: Callable[[str], None],
+) -> None:
+    """Shards on disk are reused only if they were drawn with the same spec; stale ones
+    (another checkpoint, sampler, count or seed) are removed: they are derived data."""
+    from scorebench.distributed import Dist, barrier
+
+    spec = {
+        "checkpoint_step": step,
+        "n": n,
+        "batch_size": config.sample.batch_size,
+        "seed": config.runtime.seed,
+        "sampler": config.to_dict()["sample"]["sampler"],
+        "init": [config.sample.init, config.sample.init_low, config.sample.init_high],
+    }
+    path = run.samples / "spec.json"
+    if rank == 0:
+        old = json.loads(path.read_text()) if path.is_file() else None
+        if old != spec and run.samples.is_dir():
+            stale = sorted(run.samples.glob("shard-*.npy"))
+            if stale:
+                log(f"sample: {len(stale)} shards were drawn with another spec; drawing anew")
+            for shard in stale:
+                shard.unlink()
+            (run.samples / "samples.json").unlink(missing_ok=True)
+        atomic_write_json(path, spec)
+    barrier(Dist(rank, world_size))
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

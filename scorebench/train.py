@@ -273,7 +273,11 @@ def _train(
             interval_steps += 1
 
             at_log = step % config.train.log_every == 0 or step == config.train.steps
-            at_checkpoint = step % config.train.checkpoint_every == 0 or step == config.train.steps
+            at_checkpoint = (
+                step % config.train.checkpoint_every == 0
+                or step == config.train.steps
+                or (config.eval.select_every and step % config.eval.select_every == 0)
+            )
             if at_log or at_checkpoint:
                 if bool(nonfinite):  # checked before anything is written
                     raise TrainingDiverged(
@@ -320,6 +324,7 @@ def _train(
                         rng,
                         shape,
                         config.train.keep_checkpoints,
+                        config.eval.select_every,
                     )
             grid_due = config.train.grid_every and step % config.train.grid_every == 0
             if dist.is_main and (grid_due or step == config.train.steps):
@@ -387,7 +392,9 @@ def _save_checkpoint(
     rng: list[dict[str, Any]],
     shape: tuple[int, ...],
     keep: int,
+    select_every: int,
 ) -> None:
+    """Save atomically; prune all but the last ``keep``, sparing checkpoint-selection steps."""
     state = {
         "step": step,
         "model": network.state_dict(),
@@ -399,7 +406,8 @@ def _save_checkpoint(
     }
     atomic_save_torch(state, run.checkpoint_path(step))
     for old in run.checkpoint_steps()[:-keep]:
-        run.checkpoint_path(old).unlink(missing_ok=True)
+        if not (select_every and old % select_every == 0):
+            run.checkpoint_path(old).unlink(missing_ok=True)
 
 
 def _grid(

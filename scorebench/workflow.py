@@ -157,6 +157,7 @@ def run_pipeline(
     import time
 
     from scorebench.plugins import registry
+    from scorebench.sample import selected_step
     from scorebench.train import train
 
     if force and run.path.exists():
@@ -175,13 +176,22 @@ def run_pipeline(
         train(config, run, argv=argv)
         timings["train_s"] = round(time.perf_counter() - start, 1)
 
+    if config.eval.select_every:
+        select_stage(run, inception_weights=inception_weights, log=log)
     meta = run.samples / "samples.json"
-    final = run.checkpoint_steps()[-1]
+    checkpoint = config.sample.checkpoint
+    wanted = (
+        run.checkpoint_steps()[-1]
+        if checkpoint == "final"
+        else selected_step(run)
+        if checkpoint == "best"
+        else int(checkpoint)
+    )
     previous = json.loads(meta.read_text()) if meta.is_file() else None
     if (
         previous
         and previous["n"] == config.sample.n
-        and previous["checkpoint_step"] == final
+        and previous["checkpoint_step"] == wanted
         and previous["sampler"]["params"] == config.sample.sampler.params
     ):
         log("sample: done, skipped")
@@ -204,3 +214,57 @@ def run_pipeline(
         [run], run.path / "report", baselines=recipe.baselines.get(config.dataset, [])
     )
     return {"board": board, "timings": timings, "report_dir": str(run.path / "report")}
+
+
+def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print) -> dict[str, Any]:
+    """The paper's checkpoint selection: every ``eval.select_every`` steps, FID (images) or
+    sliced Wasserstein distance (points) on ``eval.select_n`` samples; the best step is
+    written to ``selection.json`` for ``sample.checkpoint=best``."""
+    import json
+
+    from scorebench.components import build_sampler
+    from scorebench.evaluate import evaluate_images, evaluate_points
+    from scorebench.runs import atomic_write_json
+    from scorebench.sample import draw_many, load_model
+
+    config = run.load_config()
+    every, n = config.eval.select_every, config.eval.select_n
+    steps = [s for s in run.checkpoint_steps() if s % every == 0 or s == config.train.steps]
+    path = run.path / "selection.json"
+    done = json.loads(path.read_text()) if path.is_file() else {"values": {}}
+    if done.get("n") != n:
+        done = {"values": {}}
+    device = distributed.resolve_device(config.runtime.device, distributed.Dist())
+    sampler = build_sampler(config)
+    common = dict(
+        dataset=config.data.name,
+        data_root=config.data.root,
+        split=config.eval.split,
+        reference_count=config.eval.reference_count,
+        seed=config.runtime.seed,
+        dataset_params=config.data.params,
+    )
+    metric = None
+    for step in steps:
+        model = load_model(run, device, str(step))
+        metric = "fid" if len(model.shape) == 3 else "swd"
+        if str(step) in done["values"]:
+            continue
+        samples = draw_many(model, sampler, n, device)
+        if metric == "fid":
+            record = evaluate_images(
+                samples,
+                extractor=config.eval.extractor,
+                metrics=("fid",),
+                inception_weights=inception_weights,
+                device=str(device),
+                **common,
+            )
+        else:
+            record = evaluate_points(samples, **common)
+        done["values"][str(step)] = record["metrics"][metric]
+        log(f"select: step {step}: {metric} {record['metrics'][metric]:.4g} (n={n})")
+    best = min(done["values"], key=done["values"].get)
+    selection = {"metric": metric, "n": n, "values": done["values"], "best_step": int(best)}
+    atomic_write_json(path, selection)
+    return selection

@@ -137,3 +137,27 @@ def test_cifar10_offline_fails_fast_and_says_what_to_fetch(tmp_path):
     assert "Traceback" not in result.stderr
     assert time.perf_counter() - start < 120
     assert not (tmp_path / "c" / "checkpoints").exists()
+
+
+def test_checkpoint_selection_picks_the_best_step_and_samples_from_it(tmp_path):
+    select = [
+        "--set",
+        "train.checkpoint_every=2",
+        "--set",
+        "eval.select_every=2",
+        "--set",
+        "eval.select_n=20",
+        "--set",
+        "sample.checkpoint=best",
+    ]
+    result = scorebench(
+        "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, *select, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    selection = json.loads((tmp_path / "d" / "selection.json").read_text())
+    assert selection["metric"] == "fid" and selection["n"] == 20
+    assert set(selection["values"]) == {"2", "4"}
+    best = min(selection["values"], key=selection["values"].get)
+    assert selection["best_step"] == int(best)
+    sampled = json.loads((tmp_path / "d" / "samples" / "samples.json").read_text())
+    assert sampled["checkpoint_step"] == selection["best_step"]

@@ -112,3 +112,15 @@ def test_one_process_and_two_gloo_ranks_draw_identical_samples(trained, tmp_path
     assert two.returncode == 0, two.stderr[-3000:]
     assert np.array_equal(load_samples(single), load_samples(double))
     assert (double.path / "samples.png").stat().st_size > 0
+
+
+def test_shards_of_another_checkpoint_are_not_reused(trained, tmp_path):
+    import torch
+
+    run = _copy(trained, tmp_path, "c")
+    sample_run(run, device=torch.device("cpu"))
+    before = load_samples(run)
+    train(resolve_config("ncsn", "digits", overrides=[*TINY, "train.steps=4"]), run, quiet=True)
+    record = sample_run(run, device=torch.device("cpu"))
+    assert record["checkpoint_step"] == 4 and record["drawn_now"] == 30
+    assert not np.array_equal(load_samples(run), before)
