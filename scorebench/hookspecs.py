@@ -70,9 +70,10 @@ def register_score_functions() -> list[Component]:
 def register_datasets() -> list[Component]:
     """Datasets. Factory: ``factory(root, split, **params) -> torch.utils.data.Dataset``.
 
-    Items are images in [0, 1] (C, H, W) or points (D,), optionally with a label. The
-    dataset has attributes ``shape`` (one item's shape) and ``reference_split`` (the split
-    whose statistics metrics compare against)."""
+    Items are float tensors: images in [0, 1] of shape (C, H, W), or points of shape (D,)
+    (unconditional: no label in the item). The dataset has attributes ``name``, ``split``,
+    ``shape`` (one item's shape), ``reference_split`` (the split metrics compare against)
+    and, where known, ``targets`` (labels) and ``mixture`` (a toy's true mixture)."""
 
 
 @hookspec

@@ -51,7 +51,8 @@ def sample_stage(
             )
         distributed.barrier(dist)
         if dist.is_main:
-            samples = torch.from_numpy(load_samples(run)[:64])
+            every = load_samples(run)
+            samples = torch.from_numpy(every[:64] if every.ndim == 4 else every[:2000])
             if samples.dtype == torch.uint8:
                 samples = samples.float() / 255
             save_grid(samples, run.path / "samples.png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,18 @@ def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _loss_plot(metrics_path: Path) -> str | None:
-    records = [r for r in read_jsonl(metrics_path) if "loss" in r]
-    if not records:
-        return None
+def _plot(steps: list[int], values: list[float], ylabel: str, log: bool) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
-    ax.plot([r["step"] for r in records], [r["loss"] for r in records])
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.set_yscale("log")
+    ax.plot(steps, values, marker="o" if len(steps) < 30 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -74,7 +73,27 @@ def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
                 f"<h3>samples</h3><img alt='sample grid' src='{_png(grid)}' "
                 "style='image-rendering:pixelated;width:320px'>"
             )
-        plot = _loss_plot(run / "metrics.jsonl")
-        if plot:
+        records = [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+        if records:
+            plot = _plot(
+                [r["step"] for r in records],
+                [r["loss"] for r in records],
+                "training loss",
+                log=True,
+            )
             parts.append(f"<h3>training loss</h3><img alt='training loss' src='{plot}'>")
+        selection = run / "selection.json"
+        if selection.is_file():  # metric vs training step from checkpoint selection
+            chosen = json.loads(selection.read_text())
+            steps = sorted(chosen["values"], key=int)
+            plot = _plot(
+                [int(s) for s in steps],
+                [chosen["values"][s] for s in steps],
+                f"{chosen['metric']} (n={chosen['n']})",
+                log=False,
+            )
+            parts.append(
+                f"<h3>{chosen['metric']} vs training step</h3>"
+                f"<img alt='metric vs step' src='{plot}'>"
+            )
     return "\n".join(parts) + "\n"

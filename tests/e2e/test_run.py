@@ -161,3 +161,4 @@ def test_checkpoint_selection_picks_the_best_step_and_samples_from_it(tmp_path):
     assert selection["best_step"] == int(best)
     sampled = json.loads((tmp_path / "d" / "samples" / "samples.json").read_text())
     assert sampled["checkpoint_step"] == selection["best_step"]
+    assert "fid vs training step" in (tmp_path / "d" / "report" / "report.html").read_text()

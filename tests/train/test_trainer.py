@@ -55,17 +55,29 @@ def test_run_directory_holds_config_manifest_logs_checkpoints_and_grid(tmp_path)
     assert state["step"] == 4 and state["shape"] == [1, 8, 8]
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["train.ema=0.9"]], ids=["plain", "ema"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, extra):
     straight = RunDir(tmp_path / "straight")
-    train(tiny_digits(6), straight, quiet=True)
+    train(tiny_digits(6, *extra), straight, quiet=True)
     interrupted = RunDir(tmp_path / "interrupted")
-    train(tiny_digits(3), interrupted, quiet=True)  # "killed" after its step-3 checkpoint
-    result = train(tiny_digits(6), interrupted, quiet=True)
+    train(tiny_digits(3, *extra), interrupted, quiet=True)  # "killed" after step 3's checkpoint
+    result = train(tiny_digits(6, *extra), interrupted, quiet=True)
     assert result.resumed_from == 3
-    a, b = weights(straight, 6), weights(interrupted, 6)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    a = load_checkpoint(straight.checkpoint_path(6))
+    b = load_checkpoint(interrupted.checkpoint_path(6))
+    for part in ("model", "ema") if extra else ("model",):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    if extra:  # the average differs from the live weights
+        assert any(not torch.equal(a["ema"][k], a["model"][k]) for k in a["model"])
+
+
+def test_tensorboard_events_are_written_when_asked(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard")
+    run = RunDir(tmp_path / "run")
+    train(tiny_digits(2, "train.tensorboard=true"), run, quiet=True)
+    assert list((run.path / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
