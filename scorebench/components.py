@@ -76,3 +76,32 @@ def check_components(config: RunConfig) -> None:
         except Exception as exc:  # UnknownComponentError: say which key held the name
             raise ConfigError(f"{key}.name: {exc}") from exc
         check_params(factory, spec.params, f"{key}.params", spec.name)
+
+
+def build_optimizer(
+    config: RunConfig, network: torch.nn.Module, device: torch.device
+) -> torch.optim.Optimizer:
+    """Adam as configured: fused kernels on CUDA, foreach on CPU."""
+    return torch.optim.Adam(
+        network.parameters(),
+        lr=config.train.lr,
+        betas=tuple(config.train.betas),
+        weight_decay=config.train.weight_decay,
+        **({"fused": True} if device.type == "cuda" else {"foreach": True}),
+    )
+
+
+def network_score(
+    network: torch.nn.Module, sigmas: torch.Tensor, config: RunConfig, device: torch.device
+):
+    """The network as ``score(x, sigma)``, under the run's precision, returning fp32 so the
+    sampler's chain stays fp32."""
+    from scorebench.score import NetworkScore
+
+    inner = NetworkScore(network, sigmas)
+
+    def score(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        with autocast(device, config.runtime.precision):
+            return inner(x, sigma).float()
+
+    return score

@@ -20,7 +20,7 @@ import torch
 from scorebench.config import RunConfig
 from scorebench.errors import ScorebenchError
 from scorebench.runs import RunDir, atomic_write_bytes, atomic_write_json, load_checkpoint
-from scorebench.score import CountingScore, NetworkScore
+from scorebench.score import CountingScore
 
 SHARD = "shard-{:05d}.npy"
 
@@ -91,7 +91,7 @@ class Model:
 
 def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> Model:
     """The network of a run at ``checkpoint`` (final, best or a step), as score(x, sigma)."""
-    from scorebench.components import autocast, build_network, build_sigmas
+    from scorebench.components import build_network, build_sigmas, network_score
 
     config = run.load_config()
     steps = run.checkpoint_steps()
@@ -110,12 +110,7 @@ def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> 
     network.load_state_dict(state["ema"] if state.get("ema") else state["model"])
     network.eval()
     sigmas = build_sigmas(config, device)
-    inner = NetworkScore(network, sigmas)
-
-    def score(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        with autocast(device, config.runtime.precision):
-            return inner(x, sigma).float()
-
+    score = network_score(network, sigmas, config, device)
     return Model(config, score, sigmas, tuple(state["shape"]), step)
 
 

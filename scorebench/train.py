@@ -23,9 +23,11 @@ from scorebench.components import (
     build_dataset,
     build_loss,
     build_network,
+    build_optimizer,
     build_sampler,
     build_sigmas,
     check_components,
+    network_score,
 )
 from scorebench.config import RunConfig
 from scorebench.errors import ConfigError, ScorebenchError
@@ -183,13 +185,7 @@ def _train(
     network = build_network(config, device)
     sigmas = build_sigmas(config, device)
     loss_fn = build_loss(config)
-    optimizer = torch.optim.Adam(
-        network.parameters(),
-        lr=config.train.lr,
-        betas=tuple(config.train.betas),
-        weight_decay=config.train.weight_decay,
-        **({"fused": True} if device.type == "cuda" else {"foreach": True}),
-    )
+    optimizer = build_optimizer(config, network, device)
     ema = None
     if config.train.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -236,34 +232,13 @@ def _train(
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     interval_loss, interval_steps, tick = torch.zeros((), device=device), 0, time.perf_counter()
     last_record: dict[str, Any] | None = None
-    is_image = len(shape) == 3
     step = start
     model.train()
     batches = iter(loader)
     try:
         while step < config.train.steps:
             x = next(batches).to(device, non_blocking=True)
-            if is_image:
-                from scorebench.data.transforms import preprocess
-
-                x = preprocess(
-                    x,
-                    generator,
-                    dequantize=config.data.dequantize,
-                    hflip=config.data.hflip,
-                    logit=config.data.logit_transform,
-                )
-                if config.runtime.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device, config.runtime.precision):
-                out = loss_fn(model, x, sigmas, generator)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if config.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(network.parameters(), config.train.grad_clip)
-            optimizer.step()
-            if ema is not None:
-                ema.update_parameters(network)
+            out = train_step(model, network, optimizer, ema, loss_fn, x, sigmas, generator, config)
             step += 1
             detached = out.per_sample.detach().float()
             sums.index_add_(0, out.levels, detached)
@@ -355,6 +330,46 @@ def _train(
     )
 
 
+def train_step(
+    model: torch.nn.Module,
+    network: torch.nn.Module,
+    optimizer,
+    ema,
+    loss_fn,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    generator: torch.Generator,
+    config: RunConfig,
+):
+    """One optimisation step on a raw batch ``x``: preprocessing (images), the loss under
+    the configured precision, backward, optional clipping, Adam, optional EMA.
+
+    ``model`` is what runs the forward pass (maybe DDP- or compile-wrapped), ``network``
+    the plain module whose parameters are clipped and averaged."""
+    if x.ndim == 4:
+        from scorebench.data.transforms import preprocess
+
+        x = preprocess(
+            x,
+            generator,
+            dequantize=config.data.dequantize,
+            hflip=config.data.hflip,
+            logit=config.data.logit_transform,
+        )
+        if config.runtime.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+    with autocast(x.device, config.runtime.precision):
+        out = loss_fn(model, x, sigmas, generator)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if config.train.grad_clip:
+        torch.nn.utils.clip_grad_norm_(network.parameters(), config.train.grad_clip)
+    optimizer.step()
+    if ema is not None:
+        ema.update_parameters(network)
+    return out
+
+
 def _rank_difference(network: torch.nn.Module) -> float:
     """Largest difference of any weight between ranks (0.0: DDP kept them identical)."""
     import torch.distributed as tdist
@@ -421,15 +436,9 @@ def _grid(
 ) -> None:
     """A sample grid with the run's own sampler (fixed seed, so grids are comparable)."""
     from scorebench.sample import draw, save_grid
-    from scorebench.score import NetworkScore
 
     network.eval()
-    inner = NetworkScore(network, sigmas)
-
-    def score(x, sigma):
-        with autocast(device, config.runtime.precision):
-            return inner(x, sigma).float()
-
+    score = network_score(network, sigmas, config, device)
     n = config.train.grid_size if len(shape) == 3 else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
     samples, _ = draw(score, build_sampler(config), config, sigmas, shape, n, generator)
