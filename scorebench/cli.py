@@ -257,6 +257,8 @@ def run(
         inception_weights=inception_weights,
         log=err.print,
     )
+    if result["report_dir"] is None:  # a non-zero torchrun rank
+        return
     _print_board(result["board"])
     out.print(f"report: {result['report_dir']}/leaderboard.md, report.html, leaderboard.json")
     out.print(f"wall time {time.perf_counter() - start:.0f} s {result['timings']}")

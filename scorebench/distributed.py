@@ -24,13 +24,16 @@ class Dist:
         return self.world_size > 1
 
 
-def setup(device_kind: str) -> Dist:
+def setup(requested_device: str) -> Dist:
     """Join the process group when started by torchrun (nccl on GPU, gloo on CPU)."""
+    on_gpu = requested_device.startswith("cuda") or (
+        requested_device == "auto" and torch.cuda.is_available()
+    )
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Dist()
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+        dist.init_process_group("nccl" if on_gpu else "gloo")
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 

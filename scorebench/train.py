@@ -145,12 +145,7 @@ def train(
     quiet: bool = False,
 ) -> TrainResult:
     """Train ``config`` into ``run`` (continuing from its newest valid checkpoint if any)."""
-    dist = distributed.setup(
-        "cuda"
-        if config.runtime.device.startswith("cuda")
-        or (config.runtime.device == "auto" and torch.cuda.is_available())
-        else "cpu"
-    )
+    dist = distributed.setup(config.runtime.device)
     try:
         return _train(config, run, dist, resume=resume, argv=argv, quiet=quiet)
     finally:

@@ -30,12 +30,7 @@ def sample_stage(
 
     config = run.load_config()
     requested = device or config.runtime.device
-    kind = (
-        "cuda"
-        if requested.startswith("cuda") or (requested == "auto" and torch.cuda.is_available())
-        else "cpu"
-    )
-    dist = distributed.setup(kind)
+    dist = distributed.setup(requested)
     try:
         dev = distributed.resolve_device(requested, dist)
         total = n or config.sample.n
@@ -155,6 +150,7 @@ def run_pipeline(
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
     import json
+    import os
     import time
 
     from scorebench.plugins import registry
@@ -201,6 +197,8 @@ def run_pipeline(
         sample_stage(run)
         timings["sample_s"] = round(time.perf_counter() - start, 1)
 
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 evaluates and reports
+        return {"board": {"groups": []}, "timings": timings, "report_dir": None}
     sampled = json.loads(meta.read_text())
     current = json.loads(run.results.read_text()) if run.results.is_file() else None
     if current and current.get("run", {}).get("sampling") == sampled:
