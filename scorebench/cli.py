@@ -162,16 +162,19 @@ def train(
     run_dir: str | None = RUN_DIR,
     device: str | None = DEVICE,
     data_dir: str | None = DATA_DIR,
-    fresh: bool = typer.Option(False, "--no-resume", help="Ignore existing checkpoints."),
+    force: bool = typer.Option(False, "--force", help="Start over (the old run is moved aside)."),
 ) -> None:
     """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
 
     Under `torchrun --nproc_per_node N` the same command trains with DDP."""
+    from scorebench.runs import move_aside
     from scorebench.train import train as train_run
 
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
     run = _run_dir(run_dir, recipe, dataset)
-    result = train_run(config, run, resume=not fresh, argv=sys.argv)
+    if force and (aside := move_aside(run)):
+        err.print(f"moved the previous run to {aside}")
+    result = train_run(config, run, argv=sys.argv)
     err.print(
         f"trained to step {result.step} in {run.path}"
         + (f" (resumed from {result.resumed_from})" if result.resumed_from else "")

@@ -157,6 +157,15 @@ CHANGEABLE = (
 )
 
 
+def move_aside(run: RunDir) -> Path | None:
+    """Rename an existing run directory to ``NAME.old-TIMESTAMP`` (starting over loses nothing)."""
+    if not run.path.exists():
+        return None
+    aside = run.path.with_name(f"{run.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    run.path.rename(aside)
+    return aside
+
+
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out = {}
     for k, v in d.items():

@@ -189,6 +189,11 @@ def _train(
     generator = torch.Generator(device).manual_seed(seed * 1009 + dist.rank)
 
     start, resumed_from = 0, None
+    if not resume and run.checkpoint_steps():
+        raise ConfigError(
+            f"{run.path} already holds checkpoints {run.checkpoint_steps()}: continue it, or "
+            "start over with --force (the old run is moved aside) or a new --run-dir"
+        )
     found = latest_valid_checkpoint(run, map_location=device) if resume else None
     if found is not None:
         start, state = found

@@ -154,12 +154,11 @@ def run_pipeline(
     import time
 
     from scorebench.plugins import registry
+    from scorebench.runs import move_aside
     from scorebench.sample import selected_step
     from scorebench.train import train
 
-    if force and run.path.exists():
-        aside = run.path.with_name(f"{run.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
-        run.path.rename(aside)
+    if force and (aside := move_aside(run)):
         log(f"moved the previous run to {aside}")
     preflight(config)
     timings: dict[str, Any] = {}

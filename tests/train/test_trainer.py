@@ -170,3 +170,29 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     assert check["world_size"] == 2
     assert check["max_rank_difference"] == 0.0
     assert RunDir(run).checkpoint_steps()[-1] == 4
+
+
+def test_starting_over_never_overwrites_an_existing_run(tmp_path):
+    run = RunDir(tmp_path / "run")
+    train(tiny_digits(2), run, quiet=True)
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        train(tiny_digits(2), run, resume=False, quiet=True)
+    args = [
+        sys.executable,
+        "-m",
+        "scorebench.cli",
+        "train",
+        "ncsn",
+        "--dataset",
+        "digits",
+        "--run-dir",
+        str(run.path),
+        "--force",
+        *sum((["--set", o] for o in TINY_DIGITS), []),
+        "--set",
+        "train.steps=2",
+    ]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [old] = list(tmp_path.glob("run.old-*"))
+    assert RunDir(old).checkpoint_steps() == [2] and run.checkpoint_steps() == [2]
