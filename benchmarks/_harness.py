@@ -124,6 +124,18 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def step_counts(
+    args, defaults: tuple[int, int], compiled: bool, min_compiled_warmup: int
+) -> tuple[int, int]:
+    """(warm-up, timed) steps: the flags, else the defaults; compiled runs never time the
+    calls that compile."""
+    warmup = args.warmup if args.warmup is not None else defaults[0]
+    steps = args.steps if args.steps is not None else defaults[1]
+    if compiled:
+        warmup = max(warmup, min_compiled_warmup)
+    return warmup, steps
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -22,17 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as h  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "metrics.json"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _time_extraction(prepared, images, *, device: str, batch_size: int, repeats: int) -> dict:
@@ -137,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {
         "device": args.device,
-        "cpu": _cpu_name(),
+        "cpu": h.cpu_name(),
         "torch_threads": torch.get_num_threads(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "torch": torch.__version__,

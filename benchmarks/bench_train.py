@@ -60,13 +60,8 @@ def default_counts(case: h.Case, device_type: str) -> tuple[int, int]:
 
 
 def counts(case: h.Case, args, device_type: str) -> tuple[int, int]:
-    """The (warm-up, timed) steps this run uses: the flags, else the defaults."""
-    warmup, steps = default_counts(case, device_type)
-    warmup = args.warmup if args.warmup is not None else warmup
-    steps = args.steps if args.steps is not None else steps
-    if case.compiled:
-        warmup = max(warmup, 2)  # compiles forward, then backward: never time those
-    return warmup, steps
+    """The (warm-up, timed) steps this run uses (compiles forward, then backward when compiled)."""
+    return h.step_counts(args, default_counts(case, device_type), case.compiled, 2)
 
 
 def _config(case: h.Case, device, precision: str, extra: list[str] = ()):

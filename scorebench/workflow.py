@@ -56,6 +56,38 @@ def sample_stage(
         distributed.teardown(dist)
 
 
+def _evaluate(
+    samples,
+    config,
+    metrics: tuple[str, ...],
+    device: str,
+    inception_weights: str | None,
+    cross_check: bool,
+) -> dict[str, Any]:
+    """Images through the metric engine, points through the point metrics, per the config."""
+    from scorebench.evaluate import evaluate_images, evaluate_points
+
+    common = dict(
+        dataset=config.data.name,
+        data_root=config.data.root,
+        split=config.eval.split,
+        reference_count=config.eval.reference_count,
+        seed=config.runtime.seed,
+        dataset_params=config.data.params,
+    )
+    if samples.ndim == 4:
+        return evaluate_images(
+            samples,
+            extractor=config.eval.extractor,
+            metrics=metrics,
+            inception_weights=inception_weights,
+            device=device,
+            cross_check=cross_check,
+            **common,
+        )
+    return evaluate_points(samples, **common)
+
+
 def eval_stage(
     run: RunDir,
     *,
@@ -66,33 +98,20 @@ def eval_stage(
     """Evaluate the run's samples; writes ``results.json`` and appends it to the history."""
     import json
 
-    from scorebench.evaluate import evaluate_images, evaluate_points
     from scorebench.runs import append_jsonl, atomic_write_json
     from scorebench.sample import load_samples
 
     config = run.load_config()
     samples = load_samples(run)
     dev = str(distributed.resolve_device(device or config.runtime.device, distributed.Dist()))
-    common = dict(
-        dataset=config.data.name,
-        data_root=config.data.root,
-        split=config.eval.split,
-        reference_count=config.eval.reference_count,
-        seed=config.runtime.seed,
-        dataset_params=config.data.params,
+    record = _evaluate(
+        samples,
+        config,
+        tuple(config.eval.metrics),
+        dev,
+        inception_weights,
+        config.eval.cross_check if cross_check is None else cross_check,
     )
-    if samples.ndim == 4:
-        record = evaluate_images(
-            samples,
-            extractor=config.eval.extractor,
-            metrics=tuple(config.eval.metrics),
-            inception_weights=inception_weights,
-            device=dev,
-            cross_check=config.eval.cross_check if cross_check is None else cross_check,
-            **common,
-        )
-    else:
-        record = evaluate_points(samples, **common)
     record["run"] = {
         "path": str(run.path),
         "recipe": config.recipe,
@@ -221,7 +240,6 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     import json
 
     from scorebench.components import build_sampler
-    from scorebench.evaluate import evaluate_images, evaluate_points
     from scorebench.runs import atomic_write_json
     from scorebench.sample import draw_many, load_model
 
@@ -234,14 +252,6 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
         done = {"values": {}}
     device = distributed.resolve_device(config.runtime.device, distributed.Dist())
     sampler = build_sampler(config)
-    common = dict(
-        dataset=config.data.name,
-        data_root=config.data.root,
-        split=config.eval.split,
-        reference_count=config.eval.reference_count,
-        seed=config.runtime.seed,
-        dataset_params=config.data.params,
-    )
     metric = None
     for step in steps:
         model = load_model(run, device, str(step))
@@ -249,17 +259,7 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
         if str(step) in done["values"]:
             continue
         samples = draw_many(model, sampler, n, device)
-        if metric == "fid":
-            record = evaluate_images(
-                samples,
-                extractor=config.eval.extractor,
-                metrics=("fid",),
-                inception_weights=inception_weights,
-                device=str(device),
-                **common,
-            )
-        else:
-            record = evaluate_points(samples, **common)
+        record = _evaluate(samples, config, ("fid",), str(device), inception_weights, False)
         done["values"][str(step)] = record["metrics"][metric]
         log(f"select: step {step}: {metric} {record['metrics'][metric]:.4g} (n={n})")
     best = min(done["values"], key=done["values"].get)

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -66,14 +65,8 @@ def test_an_interrupted_job_resumes_without_redoing_finished_shards(trained, tmp
     assert np.array_equal(load_samples(run), full)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_one_process_and_two_gloo_ranks_draw_identical_samples(trained, tmp_path):
+def test_one_process_and_two_gloo_ranks_draw_identical_samples(trained, tmp_path, torchrun):
     single = _copy(trained, tmp_path, "single")
     double = _copy(trained, tmp_path, "double")
     base = [sys.executable, "-m", "scorebench.cli", "sample"]
@@ -88,15 +81,7 @@ def test_one_process_and_two_gloo_ranks_draw_identical_samples(trained, tmp_path
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(_free_port()),
+            *torchrun,
             "-m",
             "scorebench.cli",
             "sample",
