@@ -342,7 +342,7 @@ def child_argv(argv: Sequence[str]) -> list[str]:
 
 def merge_results(path: Path, records: Sequence[dict[str, Any]]) -> int:
     """Merge ``records`` into the JSON list at ``path`` (same key: replaced); returns count."""
-    from scorebench.runs import atomic_write_json
+    from scorebench.files import atomic_write_json
 
     old: list[dict[str, Any]] = []
     if path.is_file():

@@ -86,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from scorebench.files import atomic_write_json
     from scorebench.metrics.digits_cnn import DigitsCNNSpec
     from scorebench.metrics.extractors import InceptionV3Spec, write_random_inception_weights
-    from scorebench.metrics.protocol import atomic_write_json, cache_dir
+    from scorebench.paths import cache_dir
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -166,7 +166,8 @@ def time_case(case: h.Case, args, device) -> dict[str, Any]:
 
 def loss_check(case: h.Case, args, device) -> dict[str, Any]:
     """The digits preset trained by the real trainer in fp32 and in bf16 from the same seed."""
-    from scorebench.runs import RunDir, read_jsonl
+    from scorebench.files import read_jsonl
+    from scorebench.runs import RunDir
     from scorebench.train import train
 
     steps = args.loss_check_steps

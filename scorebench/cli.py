@@ -346,8 +346,8 @@ def baselines_compute(
     """Measure reference rows (held-out real data, fitted Gaussian) under a preset's protocol."""
     from pathlib import Path
 
+    from scorebench.files import atomic_write_json
     from scorebench.report.baselines import baselines_dir, measured_baselines
-    from scorebench.runs import atomic_write_json
 
     config = _config(recipe, dataset, None, overrides, None, None)
     table = measured_baselines(

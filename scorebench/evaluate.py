@@ -173,7 +173,7 @@ def evaluate_images(
     import torch
 
     from scorebench.metrics import engine
-    from scorebench.metrics.protocol import cache_dir as _cache_dir
+    from scorebench.paths import cache_dir as _cache_dir
 
     started = time.perf_counter()
     x = _check_images(samples)

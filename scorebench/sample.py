@@ -19,7 +19,8 @@ import torch
 
 from scorebench.config import RunConfig
 from scorebench.errors import ScorebenchError
-from scorebench.runs import RunDir, atomic_write_bytes, atomic_write_json, load_checkpoint
+from scorebench.files import atomic_write_bytes, atomic_write_json
+from scorebench.runs import RunDir, load_checkpoint
 from scorebench.score import CountingScore
 
 SHARD = "shard-{:05d}.npy"

@@ -31,7 +31,8 @@ from scorebench.components import (
 )
 from scorebench.config import RunConfig
 from scorebench.errors import ConfigError, ScorebenchError
-from scorebench.runs import RunDir, append_jsonl, atomic_save_torch, latest_valid_checkpoint
+from scorebench.files import append_jsonl, atomic_save_torch
+from scorebench.runs import RunDir, latest_valid_checkpoint
 
 
 class TrainingDiverged(ScorebenchError):

@@ -98,7 +98,7 @@ def eval_stage(
     """Evaluate the run's samples; writes ``results.json`` and appends it to the history."""
     import json
 
-    from scorebench.runs import append_jsonl, atomic_write_json
+    from scorebench.files import append_jsonl, atomic_write_json
     from scorebench.sample import load_samples
 
     config = run.load_config()
@@ -139,9 +139,9 @@ def report_stage(run_dirs: list[RunDir], out_dir, *, baselines: list[str]) -> di
     from pathlib import Path
 
     from scorebench.errors import ScorebenchError
+    from scorebench.files import atomic_write_bytes, atomic_write_json
     from scorebench.report import html, leaderboard
     from scorebench.report.baselines import load_baselines
-    from scorebench.runs import atomic_write_bytes, atomic_write_json
 
     results = []
     for run in run_dirs:
@@ -240,7 +240,7 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     import json
 
     from scorebench.components import build_sampler
-    from scorebench.runs import atomic_write_json
+    from scorebench.files import atomic_write_json
     from scorebench.sample import draw_many, load_model
 
     config = run.load_config()

@@ -15,7 +15,6 @@ to gray and the image is resized to the size the network was trained on (bilinea
 from __future__ import annotations
 
 import hashlib
-import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,9 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.files import atomic_save_torch
 from scorebench.metrics.extractors import PreparedExtractor
-from scorebench.metrics.protocol import (
-    atomic_write,
-    canonical_json,
-    file_sha256,
-    protocol_fingerprint,
-)
+from scorebench.metrics.protocol import canonical_json, file_sha256, protocol_fingerprint
 
 FIDELITY_NAME = "scorebench-digits-cnn"
 CHECKPOINT_FORMAT = 1
@@ -302,9 +297,7 @@ class DigitsCNNSpec:
                 "test_accuracy": accuracy(net, test_x, test_y, self.image_size),
                 "n_test": len(test_y),
             }
-            buffer = io.BytesIO()
-            torch.save(checkpoint, buffer)
-            atomic_write(path, lambda f: f.write(buffer.getvalue()))
+            atomic_save_torch(checkpoint, path)
         test_accuracy = float(checkpoint["test_accuracy"])
         if test_accuracy < MIN_TEST_ACCURACY:
             warnings.warn(

@@ -11,7 +11,6 @@ evaluation points ``calculate_metrics`` at that directory (``cache_root``) with
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -22,13 +21,9 @@ import torch
 from torch.utils.data import Dataset
 
 from scorebench.errors import ConfigError, DataUnavailableError
+from scorebench.files import atomic_save_torch, atomic_write_json
 from scorebench.metrics.extractors import PreparedExtractor
-from scorebench.metrics.protocol import (
-    PROTOCOL_VERSION,
-    atomic_write,
-    atomic_write_json,
-    protocol_fingerprint,
-)
+from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 
 REFERENCE_INPUT_NAME = "reference"
 #: Seed of the permutation that picks a reference subset (fixed: the subset is part of the
@@ -139,12 +134,6 @@ def _stat_file(root: Path, fidelity_name: str, layer: str) -> Path:
     return root / f"{REFERENCE_INPUT_NAME}-{fidelity_name}-stat-fid-{layer}.pt"
 
 
-def _torch_save_atomic(obj: Any, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write(path, lambda f: f.write(buffer.getvalue()))
-
-
 def extract_features(
     prepared: PreparedExtractor,
     dataset: Dataset,
@@ -207,8 +196,8 @@ def ensure_reference(
         prepared, make_dataset(), layers=layers, device=device, batch_size=batch_size
     )
     for layer, path in zip(layers, files, strict=True):
-        _torch_save_atomic(features[layer], path)
-    _torch_save_atomic(fid_features_to_statistics(features[fid_layer]), stat)
+        atomic_save_torch(features[layer], path)
+    atomic_save_torch(fid_features_to_statistics(features[fid_layer]), stat)
     # Written last: its presence says the entry is complete.
     atomic_write_json(manifest, {"key": key, "protocol": reference_protocol})
     return root, False

@@ -186,7 +186,7 @@ def write_random_inception_weights(path: str | Path, seed: int = 0) -> Path:
     import torch
     from torch_fidelity import feature_extractor_inceptionv3 as fe_module
 
-    from scorebench.metrics.protocol import atomic_write
+    from scorebench.files import atomic_save_torch
 
     cls = fe_module.FeatureExtractorInceptionV3
     # The constructor always loads weights; skip that step to get the fresh module.
@@ -205,4 +205,4 @@ def write_random_inception_weights(path: str | Path, seed: int = 0) -> Path:
             fan_in = value[0].numel()
             value = torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5
         state[key] = value
-    return atomic_write(path, lambda f: torch.save(state, f))
+    return atomic_save_torch(state, path)

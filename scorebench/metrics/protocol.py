@@ -1,4 +1,4 @@
-"""Protocol fingerprints, file checksums, atomic cache writes, the cache directory.
+"""Protocol fingerprints and file checksums.
 
 Torch-free: the report code can fingerprint and compare records without importing torch.
 """
@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 #: Bump when the meaning of a protocol field changes; it is part of every fingerprint.
 PROTOCOL_VERSION = 1
@@ -59,35 +56,3 @@ def file_sha256(path: str | Path) -> str:
         digest = h.hexdigest()
         _sha_memo[key] = digest
     return digest
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write a file through ``write(fileobj)`` into a temporary file in the same directory,
-    then ``os.replace`` it into place, so readers never see a half-written cache entry (a
-    killed process leaves at most a stray ``.tmp`` file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def cache_dir() -> Path:
-    """scorebench's cache directory (reference statistics, weights, trained extractors)."""
-    from scorebench.paths import cache_dir as _paths_cache_dir
-
-    return Path(_paths_cache_dir())

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scorebench.files import read_jsonl
 from scorebench.report.leaderboard import LABELS, _fmt
-from scorebench.runs import read_jsonl
 
 
 def _png(path: Path) -> str:

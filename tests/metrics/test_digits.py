@@ -6,7 +6,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from scorebench.evaluate import evaluate_images
 from scorebench.metrics.digits_cnn import FIDELITY_NAME, DigitsCNNFeatureExtractor, DigitsCNNSpec
-from scorebench.metrics.protocol import cache_dir
+from scorebench.paths import cache_dir
 
 
 def test_digits_cnn_accuracy_and_cache():

@@ -24,7 +24,7 @@ def _fid_sqrtm(f1: np.ndarray, f2: np.ndarray) -> float:
 def test_engine_fid_equals_scipy_sqrtm_on_the_same_features(digits_test_images):
     from scorebench.metrics import engine
     from scorebench.metrics.digits_cnn import DigitsCNNSpec
-    from scorebench.metrics.protocol import cache_dir
+    from scorebench.paths import cache_dir
 
     samples = digits_test_images[:200]
     record = evaluate_images(samples, dataset="digits", metrics=("fid",))
@@ -88,7 +88,7 @@ def test_incomplete_or_foreign_cache_entry_is_recomputed(digits_test_images, tmp
     import json
 
     from scorebench.metrics.digits_cnn import DigitsCNNSpec
-    from scorebench.metrics.protocol import cache_dir
+    from scorebench.paths import cache_dir
 
     # Reuse the session's trained digits-cnn instead of retraining it in the fresh cache.
     session_cache = cache_dir()

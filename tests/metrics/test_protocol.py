@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from scorebench.evaluate import protocol_fingerprint
-from scorebench.metrics.protocol import atomic_write, atomic_write_json, file_sha256
+from scorebench.files import atomic_write, atomic_write_json
+from scorebench.metrics.protocol import file_sha256
 
 
 def test_fingerprint_is_stable_and_order_free():

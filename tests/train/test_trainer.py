@@ -10,10 +10,11 @@ import torch
 
 from scorebench import hookimpl
 from scorebench.errors import ConfigError
+from scorebench.files import read_jsonl
 from scorebench.plugins import get_plugin_manager
 from scorebench.recipes import resolve_config
 from scorebench.registry import Component
-from scorebench.runs import RunDir, load_checkpoint, read_jsonl
+from scorebench.runs import RunDir, load_checkpoint
 from scorebench.train import TrainingDiverged, train
 
 # A 1x8x8 NCSN small enough for a few CPU steps per second.
