@@ -150,6 +150,13 @@ RUN_DIR = typer.Option(None, "--run-dir", help="Run directory [default: runs/REC
 DEVICE = typer.Option(
     None, "--device", help="auto, cpu, cuda or cuda:N (= --set runtime.device=...)."
 )
+INCEPTION_WEIGHTS = typer.Option(
+    None,
+    "--inception-weights",
+    envvar="SCOREBENCH_INCEPTION_WEIGHTS",
+    help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
+)
+FORCE = typer.Option(False, "--force", help="Start over (the old run is moved aside).")
 DATA_DIR = typer.Option(None, "--data-dir", help="Where datasets live (= --set data.root=...).")
 
 
@@ -162,7 +169,7 @@ def train(
     run_dir: str | None = RUN_DIR,
     device: str | None = DEVICE,
     data_dir: str | None = DATA_DIR,
-    force: bool = typer.Option(False, "--force", help="Start over (the old run is moved aside)."),
+    force: bool = FORCE,
 ) -> None:
     """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
 
@@ -190,12 +197,11 @@ def sample(
     device: str | None = DEVICE,
 ) -> None:
     """Draw samples from a trained run into sharded files (resumes finished shards)."""
-    import os
-
+    from scorebench.distributed import is_main_process
     from scorebench.workflow import sample_stage
 
     record = sample_stage(_existing_run(run_dir), n=n, device=device)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks
+    if is_main_process():  # under torchrun, rank 0 speaks
         out.print_json(json.dumps(record))
 
 
@@ -203,12 +209,7 @@ def sample(
 def evaluate(
     run_dir: str = typer.Argument(..., help="A run directory with samples."),
     device: str | None = DEVICE,
-    inception_weights: str | None = typer.Option(
-        None,
-        "--inception-weights",
-        envvar="SCOREBENCH_INCEPTION_WEIGHTS",
-        help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
-    ),
+    inception_weights: str | None = INCEPTION_WEIGHTS,
     cross_check: bool | None = typer.Option(
         None, "--cross-check/--no-cross-check", help="Also compute FID with torchmetrics."
     ),
@@ -234,13 +235,8 @@ def run(
     run_dir: str | None = RUN_DIR,
     device: str | None = DEVICE,
     data_dir: str | None = DATA_DIR,
-    inception_weights: str | None = typer.Option(
-        None,
-        "--inception-weights",
-        envvar="SCOREBENCH_INCEPTION_WEIGHTS",
-        help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
-    ),
-    force: bool = typer.Option(False, "--force", help="Start over (the old run is moved aside)."),
+    inception_weights: str | None = INCEPTION_WEIGHTS,
+    force: bool = FORCE,
 ) -> None:
     """Train, sample, evaluate and report in one go; finished stages are skipped.
 
@@ -339,9 +335,7 @@ def baselines_compute(
     out_file: str | None = typer.Option(
         None, "--out", help="[default: benchmarks/baselines/DATASET-measured.json]"
     ),
-    inception_weights: str | None = typer.Option(
-        None, "--inception-weights", envvar="SCOREBENCH_INCEPTION_WEIGHTS"
-    ),
+    inception_weights: str | None = INCEPTION_WEIGHTS,
 ) -> None:
     """Measure reference rows (held-out real data, fitted Gaussian) under a preset's protocol."""
     from pathlib import Path

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from scorebench.config import ComponentConfig, RunConfig, instantiate
-from scorebench.errors import ConfigError
+from scorebench.errors import ConfigError, UnknownComponentError
 
 
 def build_dataset(config: RunConfig, split: str = "train") -> Any:
@@ -71,11 +71,16 @@ def check_components(config: RunConfig) -> None:
     for kind, spec, key in specs:
         try:
             factory = registry(kind).load(spec.name)
-        except ConfigError:
-            raise
-        except Exception as exc:  # UnknownComponentError: say which key held the name
+        except UnknownComponentError as exc:  # say which key held the name
             raise ConfigError(f"{key}.name: {exc}") from exc
         check_params(factory, spec.params, f"{key}.params", spec.name)
+    if config.eval.extractor != "auto":
+        from scorebench.evaluate import extractor_spec
+
+        try:
+            extractor_spec(config.eval.extractor, config.data.name)
+        except UnknownComponentError as exc:
+            raise ConfigError(f"eval.extractor: {exc}") from exc
 
 
 def build_optimizer(

@@ -206,7 +206,7 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _check_values(config: RunConfig) -> None:
-    flat = _flatten(config.to_dict())
+    flat = flatten(config.to_dict())
     for key in POSITIVE:
         if flat[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {flat[key]!r}")
@@ -232,15 +232,13 @@ def _check_values(config: RunConfig) -> None:
         )
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}`` (component params included)."""
+    out = {}
     for k, v in d.items():
         key = _join(prefix, k)
-        if isinstance(v, dict) and not key.endswith("params"):
-            flat.update(_flatten(v, key))
-        else:
-            flat[key] = v
-    return flat
+        out.update(flatten(v, key) if isinstance(v, dict) and v else {key: v})
+    return out
 
 
 # ---------------------------------------------------------------- layers

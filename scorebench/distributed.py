@@ -24,6 +24,11 @@ class Dist:
         return self.world_size > 1
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(requested_device: str) -> Dist:
     """Join the process group when started by torchrun (nccl on GPU, gloo on CPU)."""
     on_gpu = requested_device.startswith("cuda") or (

@@ -130,7 +130,8 @@ def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
     return indices, count, f"randperm(n, seed={REFERENCE_SUBSET_SEED})[:{count}]"
 
 
-def _extractor_spec(name: str, dataset: str) -> Any:
+def extractor_spec(name: str, dataset: str) -> Any:
+    """The feature-extractor spec ``name`` (``auto``: digits-cnn for digits, else Inception)."""
     from scorebench.plugins import registry
 
     if name == "auto":
@@ -196,7 +197,7 @@ def evaluate_images(
             "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
         )
 
-    spec = _extractor_spec(extractor, dataset)
+    spec = extractor_spec(extractor, dataset)
     cache = _cache_dir()
     prepared = spec.prepare(
         weights=inception_weights if getattr(spec, "accepts_inception_weights", False) else None,

@@ -69,9 +69,11 @@ class RunDir:
 
         Keys that do not change the trained weights (more steps, sampling, evaluation,
         logging, device) may differ: the run continues under the new values."""
+        from scorebench.config import flatten
+
         new = config.to_dict()
         if self.config.is_file():
-            old, now = _flat(json.loads(self.config.read_text())), _flat(new)
+            old, now = flatten(json.loads(self.config.read_text())), flatten(new)
             changed = sorted(
                 k
                 for k in old.keys() | now.keys()
@@ -110,14 +112,6 @@ def move_aside(run: RunDir) -> Path | None:
     aside = run.path.with_name(f"{run.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
     run.path.rename(aside)
     return aside
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else k
-        out.update(_flat(v, key) if isinstance(v, dict) and v else {key: v})
-    return out
 
 
 def manifest(config, argv: list[str] | None = None) -> dict[str, Any]:

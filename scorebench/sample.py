@@ -19,7 +19,7 @@ import torch
 
 from scorebench.config import RunConfig
 from scorebench.errors import ScorebenchError
-from scorebench.files import atomic_write_bytes, atomic_write_json
+from scorebench.files import atomic_write, atomic_write_json
 from scorebench.runs import RunDir, load_checkpoint
 from scorebench.score import CountingScore
 
@@ -90,11 +90,13 @@ class Model:
     step: int
 
 
-def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> Model:
-    """The network of a run at ``checkpoint`` (final, best or a step), as score(x, sigma)."""
+def load_model(run: RunDir, device: torch.device, checkpoint: str | None = None) -> Model:
+    """The network of a run at ``checkpoint`` (final, best or a step; default: the config's
+    ``sample.checkpoint``), as score(x, sigma)."""
     from scorebench.components import build_network, build_sigmas, network_score
 
     config = run.load_config()
+    checkpoint = checkpoint or config.sample.checkpoint
     steps = run.checkpoint_steps()
     if not steps:
         raise ScorebenchError(f"{run.path} has no checkpoints: train it first (scorebench train).")
@@ -108,7 +110,7 @@ def load_model(run: RunDir, device: torch.device, checkpoint: str = "final") -> 
             raise ScorebenchError(f"{run.path} has no checkpoint at step {step}; it has {steps}.")
     state = load_checkpoint(run.checkpoint_path(step), map_location=device)
     network = build_network(config, device)
-    network.load_state_dict(state["ema"] if state.get("ema") else state["model"])
+    network.load_state_dict(state["ema"] if state.get("ema") is not None else state["model"])
     network.eval()
     sigmas = build_sigmas(config, device)
     score = network_score(network, sigmas, config, device)
@@ -126,18 +128,27 @@ def selected_step(run: RunDir) -> int:
     return json.loads(selection.read_text())["best_step"]
 
 
-def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> np.ndarray:
-    """``n`` samples in the run's batches and shard seeds, kept in memory (not written)."""
+def draw_shard(
+    model: Model, sampler: Callable, k: int, n: int, device: torch.device
+) -> tuple[np.ndarray, int]:
+    """Shard ``k`` of ``n`` samples (seeded by (seed, k)) in storage form, and its NFE."""
     batch = model.config.sample.batch_size
-    parts = []
-    for k in range((n + batch - 1) // batch):
-        generator = shard_generator(model.config.runtime.seed, k, device)
-        size = min(batch, n - k * batch)
-        samples, _ = draw(
-            model.score, sampler, model.config, model.sigmas, model.shape, size, generator
-        )
-        parts.append(to_storage(samples, len(model.shape) == 3))
-    return np.concatenate(parts)
+    generator = shard_generator(model.config.runtime.seed, k, device)
+    size = min(batch, n - k * batch)
+    samples, nfe = draw(
+        model.score, sampler, model.config, model.sigmas, model.shape, size, generator
+    )
+    return to_storage(samples, len(model.shape) == 3), nfe
+
+
+def shard_count(n: int, batch: int) -> int:
+    return (n + batch - 1) // batch
+
+
+def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> np.ndarray:
+    """``n`` samples with the same shard seeds as ``sample_run``, kept in memory."""
+    count = shard_count(n, model.config.sample.batch_size)
+    return np.concatenate([draw_shard(model, sampler, k, n, device)[0] for k in range(count)])
 
 
 def sample_run(
@@ -155,34 +166,24 @@ def sample_run(
     Returns the sampling record (also written to ``samples/samples.json`` by rank 0)."""
     from scorebench.components import build_sampler
 
-    model = load_model(run, device, run.load_config().sample.checkpoint)
+    model = load_model(run, device)
     config = model.config
     n = n or config.sample.n
     batch = config.sample.batch_size
     sampler = build_sampler(config)
-    shards = list(range((n + batch - 1) // batch))
+    shards = list(range(shard_count(n, batch)))
     mine = [k for k in shards if k % world_size == rank]
     _start_or_continue(run, config, model.step, n, rank, world_size, log)
     nfe_per_sample, drawn, seconds = None, 0, 0.0
     for k in mine:
         path = run.samples / SHARD.format(k)
         size = min(batch, n - k * batch)
-        if path.exists() and np.load(path, mmap_mode="r").shape[0] == size:
-            if progress:
-                progress(size)
-            continue
-        start = time.perf_counter()
-        generator = shard_generator(config.runtime.seed, k, device)
-        samples, nfe = draw(
-            model.score, sampler, config, model.sigmas, model.shape, size, generator
-        )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds += time.perf_counter() - start
-        drawn += size
-        nfe_per_sample = nfe
-        buffer = _npy_bytes(to_storage(samples, len(model.shape) == 3))
-        atomic_write_bytes(path, buffer)
+        if not (path.exists() and np.load(path, mmap_mode="r").shape[0] == size):
+            start = time.perf_counter()
+            array, nfe_per_sample = draw_shard(model, sampler, k, n, device)
+            seconds += time.perf_counter() - start  # to_storage's .cpu() has synchronised
+            drawn += size
+            atomic_write(path, lambda fh, a=array: np.save(fh, a))
         if progress:
             progress(size)
     record = {
@@ -199,10 +200,10 @@ def sample_run(
         "world_size": world_size,
         "precision": config.runtime.precision,
     }
+    previous = run.samples / "samples.json"
+    if drawn == 0 and previous.exists():  # nothing new: keep the timings of the real draw
+        return {**json.loads(previous.read_text()), "drawn_now": 0}
     if rank == 0:
-        previous = run.samples / "samples.json"
-        if drawn == 0 and previous.exists():  # nothing new: keep the timings of the real draw
-            return json.loads(previous.read_text())
         atomic_write_json(previous, record)
     return record
 
@@ -242,14 +243,6 @@ def _start_or_continue(
     barrier(Dist(rank, world_size))
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 def load_samples(run: RunDir) -> np.ndarray:
     """All shards of a run, in order."""
     meta = run.samples / "samples.json"
@@ -267,14 +260,11 @@ def load_samples(run: RunDir) -> np.ndarray:
 
 def save_grid(samples: torch.Tensor, path: Path) -> None:
     """A PNG grid of image samples (torchvision), or a scatter plot of 2-D points."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if samples.ndim == 4:
         from torchvision.utils import make_grid, save_image
 
         grid = make_grid(samples.float().clamp(0, 1), nrow=int(len(samples) ** 0.5), padding=1)
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        save_image(grid, tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda fh: save_image(grid, fh, format="png"))
         return
     import matplotlib
 
@@ -285,7 +275,5 @@ def save_grid(samples: torch.Tensor, path: Path) -> None:
     points = samples.cpu().numpy()
     ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
     ax.set_aspect("equal")
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
     plt.close(fig)
-    tmp.replace(path)

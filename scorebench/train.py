@@ -99,6 +99,7 @@ class _Log:
         self.enabled = enabled
         self.progress = None
         if enabled and sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -113,8 +114,7 @@ class _Log:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"),
                 TimeRemainingColumn(),
-                transient=False,
-                console=None,
+                console=Console(stderr=True),
             )
             self.progress.start()
             self.task = self.progress.add_task("train", total=total, completed=start, status="")
@@ -164,13 +164,12 @@ def _train(
 ) -> TrainResult:
     device = distributed.resolve_device(config.runtime.device, dist)
     check_components(config)
+    dataset = build_dataset(config, "train")  # first: a missing dataset fails in seconds
     if dist.is_main:
         run.prepare(config, argv=argv)
     distributed.barrier(dist)
     seed = config.runtime.seed
     torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts them)
-
-    dataset = build_dataset(config, "train")
     shape = tuple(dataset.shape)
     if config.data.batch_size % dist.world_size:
         raise ConfigError(
@@ -200,8 +199,9 @@ def _train(
         start, state = found
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        if ema is not None and state.get("ema_state"):
-            ema.load_state_dict(state["ema_state"])
+        if ema is not None and state.get("ema") is not None:
+            ema.module.load_state_dict(state["ema"])
+            ema.n_averaged.copy_(state["ema_updates"])
         _restore_rng(state["rng"][min(dist.rank, len(state["rng"]) - 1)], generator)
         resumed_from = start
     if start >= config.train.steps:
@@ -415,8 +415,9 @@ def _save_checkpoint(
         "step": step,
         "model": network.state_dict(),
         "optimizer": optimizer.state_dict(),
+        # The averaged weights as a plain state dict (what sampling loads) and the count.
         "ema": ema.module.state_dict() if ema is not None else None,
-        "ema_state": ema.state_dict() if ema is not None else None,
+        "ema_updates": ema.n_averaged if ema is not None else None,
         "rng": rng,
         "shape": list(shape),
     }

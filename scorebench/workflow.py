@@ -125,14 +125,6 @@ def eval_stage(
     return record
 
 
-def preflight(config) -> None:
-    """Fail in seconds, not hours: the dataset must be loadable before training starts."""
-    from scorebench.components import build_dataset, check_components
-
-    check_components(config)
-    build_dataset(config, "train")  # raises DataUnavailableError with what to fetch, where
-
-
 def report_stage(run_dirs: list[RunDir], out_dir, *, baselines: list[str]) -> dict[str, Any]:
     """Leaderboard of the runs' results beside the named baselines: Markdown, JSON, HTML."""
     import json
@@ -169,17 +161,16 @@ def run_pipeline(
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
     import json
-    import os
     import time
 
+    from scorebench.components import check_components
     from scorebench.plugins import registry
     from scorebench.runs import move_aside
-    from scorebench.sample import selected_step
     from scorebench.train import train
 
     if force and (aside := move_aside(run)):
         log(f"moved the previous run to {aside}")
-    preflight(config)
+    check_components(config)  # a misspelt sampler fails now, not after training
     timings: dict[str, Any] = {}
 
     steps = run.checkpoint_steps()
@@ -188,35 +179,20 @@ def run_pipeline(
         log(f"train: done (checkpoint at step {steps[-1]}), skipped")
     else:
         start = time.perf_counter()
-        train(config, run, argv=argv)
+        train(config, run, argv=argv)  # loads the dataset first: fails in seconds if absent
         timings["train_s"] = round(time.perf_counter() - start, 1)
 
     if config.eval.select_every:
         select_stage(run, inception_weights=inception_weights, log=log)
-    meta = run.samples / "samples.json"
-    checkpoint = config.sample.checkpoint
-    wanted = (
-        run.checkpoint_steps()[-1]
-        if checkpoint == "final"
-        else selected_step(run)
-        if checkpoint == "best"
-        else int(checkpoint)
-    )
-    previous = json.loads(meta.read_text()) if meta.is_file() else None
-    if (
-        previous
-        and previous["n"] == config.sample.n
-        and previous["checkpoint_step"] == wanted
-        and previous["sampler"]["params"] == config.sample.sampler.params
-    ):
-        log("sample: done, skipped")
-    else:
-        start = time.perf_counter()
-        sample_stage(run)
+    start = time.perf_counter()
+    if sample_stage(run)["drawn_now"]:
         timings["sample_s"] = round(time.perf_counter() - start, 1)
+    else:  # every shard was already drawn with this spec
+        log("sample: done, skipped")
 
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 evaluates and reports
+    if not distributed.is_main_process():  # under torchrun, rank 0 evaluates and reports
         return {"board": {"groups": []}, "timings": timings, "report_dir": None}
+    meta = run.samples / "samples.json"
     sampled = json.loads(meta.read_text())
     current = json.loads(run.results.read_text()) if run.results.is_file() else None
     if current and current.get("run", {}).get("sampling") == sampled:
@@ -252,12 +228,10 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
         done = {"values": {}}
     device = distributed.resolve_device(config.runtime.device, distributed.Dist())
     sampler = build_sampler(config)
-    metric = None
-    for step in steps:
+    metric = done.get("metric")
+    for step in (s for s in steps if str(s) not in done["values"]):
         model = load_model(run, device, str(step))
         metric = "fid" if len(model.shape) == 3 else "swd"
-        if str(step) in done["values"]:
-            continue
         samples = draw_many(model, sampler, n, device)
         record = _evaluate(samples, config, ("fid",), str(device), inception_weights, False)
         done["values"][str(step)] = record["metrics"][metric]

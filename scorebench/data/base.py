@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
-from scorebench.errors import ConfigError
+from scorebench.errors import ConfigError, DataUnavailableError
 
 __all__ = ["SPLITS", "TensorDataset", "check_split", "check_positive_int"]
 
@@ -95,3 +95,33 @@ class TensorDataset(Dataset):
             f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)}, "
             f"shape={self.shape}, reference_split={self.reference_split!r})"
         )
+
+
+class ImageFileDataset(Dataset):
+    """Images read from files one at a time (PIL) into [0, 1]; a subclass's ``fit`` crops
+    and resizes each to ``(image_size, image_size)``."""
+
+    def __init__(self, name: str, split: str, files: list, channels: int, image_size: int) -> None:
+        self.name, self.split, self.files = name, split, files
+        self.channels, self.image_size = channels, image_size
+        self.shape: tuple[int, ...] = (channels, image_size, image_size)
+        self.reference_split = "train"
+        self.targets: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        from PIL import Image
+        from torchvision.transforms import functional as F
+
+        path = self.files[index]
+        try:
+            with Image.open(path) as img:
+                img = img.convert("RGB" if self.channels == 3 else "L")
+        except OSError as exc:
+            raise DataUnavailableError(f"{self.name} image {path} cannot be read: {exc}") from exc
+        return F.pil_to_tensor(self.fit(img)).to(torch.float32).div_(255.0)
+
+    def fit(self, img):
+        raise NotImplementedError

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from PIL import Image
-from torch.utils.data import Dataset
-
-from scorebench.data.base import SPLITS, check_positive_int, check_split
+from scorebench.data.base import SPLITS, ImageFileDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError, DataUnavailableError
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "folder"]
@@ -49,37 +45,20 @@ def _split_dir(base: Path, split: str) -> Path:
     return base / split
 
 
-class ImageFolderDataset(Dataset):
-    """Images from files, loaded and resized one at a time."""
+class ImageFolderDataset(ImageFileDataset):
+    """Images from files: shorter side resized to ``image_size``, then center-cropped."""
 
     def __init__(
         self, directory: Path, split: str, files: list[Path], image_size: int, channels: int
     ) -> None:
-        self.name = "folder"
+        super().__init__("folder", split, files, channels, image_size)
         self.directory = directory
-        self.split = split
-        self.files = files
-        self.image_size = image_size
-        self.channels = channels
-        self.shape: tuple[int, ...] = (channels, image_size, image_size)
-        self.reference_split = "train"
-        self.targets: torch.Tensor | None = None
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def fit(self, img):
         from torchvision.transforms import functional as F
 
-        path = self.files[index]
-        try:
-            with Image.open(path) as img:
-                img = img.convert("RGB" if self.channels == 3 else "L")
-        except OSError as exc:
-            raise DataUnavailableError(f"image {path} cannot be read: {exc}") from exc
         img = F.resize(img, self.image_size, antialias=True)  # shorter side
-        img = F.center_crop(img, [self.image_size, self.image_size])
-        return F.pil_to_tensor(img).to(torch.float32).div_(255.0)
+        return F.center_crop(img, [self.image_size, self.image_size])
 
     def __repr__(self) -> str:
         return (

@@ -33,10 +33,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import Dataset
 
-from scorebench.data.base import TensorDataset, check_positive_int, check_split
+from scorebench.data.base import ImageFileDataset, TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError, DataUnavailableError
 from scorebench.paths import DATA_DIR_ENV, data_dir
 
@@ -399,35 +397,19 @@ def _celeba_help(root: Path, split: str) -> Callable[[str, str], str]:
     return text
 
 
-class CelebADataset(Dataset):
-    """Aligned CelebA faces, center-cropped and resized one at a time through PIL."""
+class CelebADataset(ImageFileDataset):
+    """Aligned CelebA faces, center-cropped to ``crop`` then resized (attributes are not
+    classes: ``targets`` stays None)."""
 
     def __init__(self, split: str, files: list[Path], image_size: int, crop: int) -> None:
-        self.name = "celeba"
-        self.split = split
-        self.files = files
-        self.image_size = image_size
+        super().__init__("celeba", split, files, 3, image_size)
         self.crop = crop
-        self.shape: tuple[int, ...] = (3, image_size, image_size)
-        self.channels = 3
-        self.reference_split = "train"
-        self.targets: torch.Tensor | None = None  # attributes are not classes; not loaded
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def fit(self, img):
         from torchvision.transforms import functional as F
 
-        path = self.files[index]
-        try:
-            with Image.open(path) as img:
-                img = img.convert("RGB")
-        except OSError as exc:
-            raise DataUnavailableError(f"CelebA image {path} cannot be read: {exc}") from exc
         img = F.center_crop(img, [self.crop, self.crop])
-        img = F.resize(img, [self.image_size, self.image_size], antialias=True)
-        return F.pil_to_tensor(img).to(torch.float32).div_(255.0)
+        return F.resize(img, [self.image_size, self.image_size], antialias=True)
 
     def __repr__(self) -> str:
         return (

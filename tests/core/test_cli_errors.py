@@ -47,3 +47,20 @@ def test_sampling_a_directory_that_is_not_a_run(tmp_path):
     result = scorebench("sample", str(tmp_path))
     assert result.returncode == 2
     assert "not a scorebench run directory" in " ".join(result.stderr.split())
+
+
+def test_a_misspelt_feature_extractor_is_caught_before_training(tmp_path):
+    result = scorebench(
+        "train",
+        "ncsn",
+        "--dataset",
+        "digits",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--set",
+        "eval.extractor=digits-cn",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "eval.extractor" in result.stderr and "Did you mean 'digits-cnn'" in result.stderr
+    assert not (tmp_path / "r").exists()

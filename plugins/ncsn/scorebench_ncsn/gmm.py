@@ -157,6 +157,8 @@ def toy_gmm(**overrides) -> GaussianMixtureScore:
         raise ConfigError(
             f"unknown toy_gmm argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}."
         )
-    params = {"means": [[-5.0, -5.0], [5.0, 5.0]], "weights": [0.2, 0.8], "std": 1.0}
+    from scorebench.data.toys import TOY_GMM  # the one definition of the paper's mixture
+
+    params = {"means": TOY_GMM.means, "weights": TOY_GMM.weights, "std": TOY_GMM.std}
     params.update(overrides)
     return GaussianMixtureScore(**params)

@@ -39,9 +39,11 @@ def _mode_label(mean: list[float]) -> str:
 
 
 def _mode_fractions(samples: torch.Tensor, means: torch.Tensor, labels: list[str]) -> dict:
-    nearest = torch.cdist(samples, means.to(samples)).argmin(dim=1)
-    counts = torch.bincount(nearest, minlength=means.shape[0]).double() / samples.shape[0]
-    return dict(zip(labels, counts.tolist(), strict=True))
+    """Fraction of samples nearer to each mode (scorebench's mode-weight metric)."""
+    from scorebench.metrics.points import mode_weight_error
+
+    found = mode_weight_error(samples, means=means.tolist(), weights=[1.0] * len(labels))
+    return dict(zip(labels, found["mode_weights"], strict=True))
 
 
 def run_toy_experiment(n: int = 1280, seed: int = 0, device: str | torch.device = "cpu") -> dict:
