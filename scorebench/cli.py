@@ -344,16 +344,11 @@ def baselines_compute(
     from scorebench.report.baselines import baselines_dir, measured_baselines
 
     config = _config(recipe, dataset, None, overrides, None, None)
-    table = measured_baselines(
-        config.data.name,
-        n=config.sample.n,
-        data_root=config.data.root,
-        dataset_params=config.data.params,
-        seed=config.runtime.seed,
-        extractor=config.eval.extractor,
-        metrics=tuple(config.eval.metrics),
-        inception_weights=inception_weights,
+    command = " ".join(
+        ["scorebench baselines compute --recipe", recipe, "--dataset", dataset]
+        + [f"--set {o}" for o in overrides]
     )
+    table = measured_baselines(config, command=command, inception_weights=inception_weights)
     path = Path(out_file) if out_file else baselines_dir() / f"{dataset}-measured.json"
     atomic_write_json(path, table)
     out.print(f"wrote {path}")

@@ -11,11 +11,9 @@ from scorebench.errors import ConfigError, UnknownComponentError
 
 
 def build_dataset(config: RunConfig, split: str = "train") -> Any:
-    from scorebench.paths import data_dir
-
-    root = config.data.root or str(data_dir())
+    """The configured dataset (its root: data.root, else scorebench's data directory)."""
     spec = ComponentConfig(config.data.name, config.data.params)
-    return instantiate("datasets", spec, "data", root=root, split=split)
+    return instantiate("datasets", spec, "data", root=config.data.root, split=split)
 
 
 def build_network(config: RunConfig, device: torch.device) -> torch.nn.Module:

@@ -31,7 +31,7 @@ from typing import Any
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 
-__all__ = ["evaluate_images", "evaluate_points", "protocol_fingerprint"]
+__all__ = ["evaluate_config", "evaluate_images", "evaluate_points", "protocol_fingerprint"]
 
 
 def _versions() -> dict[str, str]:
@@ -403,3 +403,36 @@ def evaluate_points(
         "environment": {"device": "cpu", "versions": versions},
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def evaluate_config(
+    samples: Any,
+    config: Any,
+    *,
+    metrics: tuple[str, ...] | None = None,
+    device: str = "cpu",
+    inception_weights: str | Path | None = None,
+    cross_check: bool = False,
+) -> dict[str, Any]:
+    """Evaluate ``samples`` under the protocol a run config names (dataset, its parameters,
+    split, reference count, extractor, metrics, seed): images through
+    :func:`evaluate_images`, points through :func:`evaluate_points`."""
+    common = dict(
+        dataset=config.data.name,
+        data_root=config.data.root,
+        split=config.eval.split,
+        reference_count=config.eval.reference_count,
+        seed=config.runtime.seed,
+        dataset_params=config.data.params,
+    )
+    if samples.ndim == 4:
+        return evaluate_images(
+            samples,
+            extractor=config.eval.extractor,
+            metrics=metrics or tuple(config.eval.metrics),
+            inception_weights=inception_weights,
+            device=device,
+            cross_check=cross_check,
+            **common,
+        )
+    return evaluate_points(samples, **common)

@@ -71,13 +71,6 @@ class TrainResult:
     resumed_from: int | None
 
 
-def _collate_items(items: list[Any]) -> torch.Tensor:
-    first = items[0]
-    if isinstance(first, (tuple, list)):  # (x, label) datasets: unconditional, keep x
-        items = [item[0] for item in items]
-    return torch.stack(items)
-
-
 def _rng_state(generator: torch.Generator) -> dict[str, Any]:
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
     if torch.cuda.is_available():
@@ -219,7 +212,6 @@ def _train(
     loader = DataLoader(
         dataset,
         batch_size=per_rank_batch,
-        collate_fn=_collate_items,
         sampler=StepSampler(len(dataset), per_rank_batch, seed, start, dist.rank, dist.world_size),
         num_workers=config.data.num_workers,
         pin_memory=device.type == "cuda",

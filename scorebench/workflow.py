@@ -56,38 +56,6 @@ def sample_stage(
         distributed.teardown(dist)
 
 
-def _evaluate(
-    samples,
-    config,
-    metrics: tuple[str, ...],
-    device: str,
-    inception_weights: str | None,
-    cross_check: bool,
-) -> dict[str, Any]:
-    """Images through the metric engine, points through the point metrics, per the config."""
-    from scorebench.evaluate import evaluate_images, evaluate_points
-
-    common = dict(
-        dataset=config.data.name,
-        data_root=config.data.root,
-        split=config.eval.split,
-        reference_count=config.eval.reference_count,
-        seed=config.runtime.seed,
-        dataset_params=config.data.params,
-    )
-    if samples.ndim == 4:
-        return evaluate_images(
-            samples,
-            extractor=config.eval.extractor,
-            metrics=metrics,
-            inception_weights=inception_weights,
-            device=device,
-            cross_check=cross_check,
-            **common,
-        )
-    return evaluate_points(samples, **common)
-
-
 def eval_stage(
     run: RunDir,
     *,
@@ -98,19 +66,19 @@ def eval_stage(
     """Evaluate the run's samples; writes ``results.json`` and appends it to the history."""
     import json
 
+    from scorebench.evaluate import evaluate_config
     from scorebench.files import append_jsonl, atomic_write_json
     from scorebench.sample import load_samples
 
     config = run.load_config()
     samples = load_samples(run)
     dev = str(distributed.resolve_device(device or config.runtime.device, distributed.Dist()))
-    record = _evaluate(
+    record = evaluate_config(
         samples,
         config,
-        tuple(config.eval.metrics),
-        dev,
-        inception_weights,
-        config.eval.cross_check if cross_check is None else cross_check,
+        device=dev,
+        inception_weights=inception_weights,
+        cross_check=config.eval.cross_check if cross_check is None else cross_check,
     )
     record["run"] = {
         "path": str(run.path),
@@ -216,6 +184,7 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     import json
 
     from scorebench.components import build_sampler
+    from scorebench.evaluate import evaluate_config
     from scorebench.files import atomic_write_json
     from scorebench.sample import draw_many, load_model
 
@@ -233,7 +202,13 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
         model = load_model(run, device, str(step))
         metric = "fid" if len(model.shape) == 3 else "swd"
         samples = draw_many(model, sampler, n, device)
-        record = _evaluate(samples, config, ("fid",), str(device), inception_weights, False)
+        record = evaluate_config(
+            samples,
+            config,
+            metrics=("fid",),
+            device=str(device),
+            inception_weights=inception_weights,
+        )
         done["values"][str(step)] = record["metrics"][metric]
         log(f"select: step {step}: {metric} {record['metrics'][metric]:.4g} (n={n})")
     best = min(done["values"], key=done["values"].get)

@@ -37,58 +37,34 @@ def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
 
 
 def measured_baselines(
-    dataset: str,
-    *,
-    n: int,
-    data_root: str | None = None,
-    dataset_params: dict[str, Any] | None = None,
-    seed: int = 0,
-    extractor: str = "auto",
-    metrics: tuple[str, ...] = ("isc", "fid", "kid"),
-    inception_weights: str | None = None,
+    config: Any, *, command: str, inception_weights: str | None = None
 ) -> dict[str, Any]:
-    """Reference rows measured by scorebench itself under the same protocol as a run with
-    ``n`` samples: held-out real data, and a diagonal Gaussian fitted to the training data."""
+    """Reference rows measured by scorebench under the protocol of ``config`` (a run's
+    config: same dataset, extractor, metrics, sample count, so the same fingerprint):
+    held-out real data, a diagonal Gaussian fitted to the training data and, for images,
+    uniform noise. ``command`` is recorded as the way to recompute the table."""
     import torch
 
-    from scorebench.evaluate import evaluate_images, evaluate_points
-    from scorebench.plugins import load
+    from scorebench.components import build_dataset
+    from scorebench.evaluate import evaluate_config
 
-    params = dict(dataset_params or {})
-    factory = load("datasets", dataset)
-    root = data_root
-    if root is None:
-        from scorebench.paths import data_dir
-
-        root = str(data_dir())
-    train = factory(root, "train", **params)
-    test = factory(root, "test", **params)
-    real = torch.stack([_item(test[i]) for i in range(min(n, len(test)))])
-    data = torch.stack([_item(train[i]) for i in range(len(train))])
-    g = torch.Generator().manual_seed(seed)
+    train, test = build_dataset(config, "train"), build_dataset(config, "test")
+    n = config.sample.n
+    real = torch.stack([test[i] for i in range(min(n, len(test)))])
+    data = torch.stack([train[i] for i in range(len(train))])
+    g = torch.Generator().manual_seed(config.runtime.seed)
     flat = data.flatten(1)
     gauss = flat.mean(0) + flat.std(0) * torch.randn(len(real), flat.shape[1], generator=g)
-    gauss = gauss.view(len(real), *data.shape[1:])
     candidates = {
         "real data (held-out test split)": real,
-        "diagonal Gaussian fitted to train": gauss,
+        "diagonal Gaussian fitted to train": gauss.view(len(real), *data.shape[1:]),
     }
     if real.ndim == 4:
-        uniform = torch.rand(real.shape, generator=g)
-        candidates["uniform noise"] = uniform
+        candidates["uniform noise"] = torch.rand(real.shape, generator=g)
+        candidates = {k: v.clamp(0, 1) for k, v in candidates.items()}
     rows = []
     for model, samples in candidates.items():
-        common = dict(dataset=dataset, data_root=data_root, seed=seed, dataset_params=params)
-        if samples.ndim == 4:
-            record = evaluate_images(
-                samples.clamp(0, 1),
-                extractor=extractor,
-                metrics=metrics,
-                inception_weights=inception_weights,
-                **common,
-            )
-        else:
-            record = evaluate_points(samples, **common)
+        record = evaluate_config(samples, config, inception_weights=inception_weights)
         rows.append(
             {
                 "model": model,
@@ -98,17 +74,14 @@ def measured_baselines(
                 "protocol": record["protocol"],
             }
         )
+    dataset = config.dataset
     return {
         "id": f"{dataset}-measured",
         "title": f"{dataset}: reference points measured by scorebench",
         "origin": "scorebench",
         "dataset": dataset,
-        "source": {"command": f"scorebench baselines compute --dataset {dataset} --n {n}"},
+        "source": {"command": command},
         "notes": "Recomputed by the command above, never typed in. Same protocol "
         "(fingerprint) as a run of the same dataset with the same sample count.",
         "rows": rows,
     }
-
-
-def _item(item: Any):
-    return item[0] if isinstance(item, (tuple, list)) else item
