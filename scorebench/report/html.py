@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.files import read_jsonl
-from scorebench.report.leaderboard import LABELS, _fmt
+from scorebench.report import leaderboard
 
 
 def _png(path: Path) -> str:
@@ -49,18 +49,10 @@ def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
             f"<h2>{html.escape(g['dataset'])}: {html.escape(g['protocol'])}</h2>"
             f"<p>fingerprint <code>{html.escape(g['fingerprint'])}</code></p><table>"
         )
-        heads = ["#", "model", "origin", *[LABELS[c] for c in g["columns"]], "n", "NFE"]
-        parts.append("<tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>")
-        for i, r in enumerate(g["rows"], 1):
-            cells = [
-                str(i),
-                r["model"],
-                r["origin"],
-                *[_fmt(r["metrics"].get(c)) for c in g["columns"]],
-                _fmt(r.get("n_samples")),
-                _fmt(r.get("nfe")),
-            ]
-            cls = " class='run'" if r["origin"] == "this run" else ""
+        heads, rows = leaderboard.table(g)
+        parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in heads) + "</tr>")
+        for cells, is_run in rows:
+            cls = " class='run'" if is_run else ""
             parts.append(
                 f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
             )

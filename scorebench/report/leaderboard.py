@@ -109,30 +109,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]]]:
+    """One group as text: the headers, and per row its cells and whether it is this run."""
+    heads = ["#", "model", "origin", *[LABELS[c] for c in group["columns"]], "n", "NFE"]
+    rows = []
+    for i, r in enumerate(group["rows"], 1):
+        metrics = [_fmt(r["metrics"].get(c)) for c in group["columns"]]
+        cells = [
+            str(i),
+            r["model"],
+            r["origin"],
+            *metrics,
+            _fmt(r.get("n_samples")),
+            _fmt(r.get("nfe")),
+        ]
+        rows.append((cells, r["origin"] == "this run"))
+    return heads, rows
+
+
 def markdown(board: dict[str, Any]) -> str:
     """GitHub-flavoured Markdown: one table per protocol group."""
     lines = ["# scorebench leaderboard", ""]
     for g in board["groups"]:
+        ranked = f", ranked by {LABELS[g['ranked_by']]}" if g.get("ranked_by") else ""
         lines += [
             f"## {g['dataset']}: {g['protocol']}",
             "",
-            f"fingerprint `{g['fingerprint']}`"
-            + (f", ranked by {LABELS[g['ranked_by']]}" if g.get("ranked_by") else ""),
+            f"fingerprint `{g['fingerprint']}`{ranked}",
             "",
         ]
-        head = ["#", "model", "origin", *[LABELS[c] for c in g["columns"]], "n", "NFE"]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        for i, r in enumerate(g["rows"], 1):
-            model = f"**{r['model']}**" if r["origin"] == "this run" else r["model"]
-            cells = [
-                str(i),
-                model,
-                r["origin"],
-                *[_fmt(r["metrics"].get(c)) for c in g["columns"]],
-                _fmt(r.get("n_samples")),
-                _fmt(r.get("nfe")),
-            ]
+        heads, rows = table(g)
+        lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        for cells, is_run in rows:
+            if is_run:
+                cells = [cells[0], f"**{cells[1]}**", *cells[2:]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(
@@ -153,18 +163,10 @@ def rich_tables(board: dict[str, Any]) -> list[Any]:
             title_justify="left",
             caption=f"fingerprint {g['fingerprint']}",
         )
-        for head in ["#", "model", "origin", *[LABELS[c] for c in g["columns"]], "n", "NFE"]:
+        heads, rows = table(g)
+        for head in heads:
             t.add_column(head)
-        for i, r in enumerate(g["rows"], 1):
-            style = "bold green" if r["origin"] == "this run" else None
-            t.add_row(
-                str(i),
-                r["model"],
-                r["origin"],
-                *[_fmt(r["metrics"].get(c)) for c in g["columns"]],
-                _fmt(r.get("n_samples")),
-                _fmt(r.get("nfe")),
-                style=style,
-            )
+        for cells, is_run in rows:
+            t.add_row(*cells, style="bold green" if is_run else None)
         tables.append(t)
     return tables

@@ -35,6 +35,22 @@ def tiny_digits(steps, *extra):
     )
 
 
+def train_cli(run_dir, steps):
+    """`-m scorebench.cli train` arguments for the tiny digits run."""
+    sets = [arg for o in [*TINY_DIGITS, f"train.steps={steps}"] for arg in ("--set", o)]
+    return [
+        "-m",
+        "scorebench.cli",
+        "train",
+        "ncsn",
+        "--dataset",
+        "digits",
+        "--run-dir",
+        str(run_dir),
+        *sets,
+    ]
+
+
 def weights(run: RunDir, step: int):
     return load_checkpoint(run.checkpoint_path(step))["model"]
 
@@ -132,22 +148,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
 @pytest.mark.slow
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path, torchrun):
     run = tmp_path / "ddp"
-    cmd = [
-        *torchrun,
-        "-m",
-        "scorebench.cli",
-        "train",
-        "ncsn",
-        "--dataset",
-        "digits",
-        "--run-dir",
-        str(run),
-        "--device",
-        "cpu",
-        *sum((["--set", o] for o in TINY_DIGITS), []),
-        "--set",
-        "train.steps=4",
-    ]
+    cmd = [*torchrun, *train_cli(run, 4), "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two 2-thread processes would thrash
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -163,21 +164,7 @@ def test_starting_over_never_overwrites_an_existing_run(tmp_path):
     train(tiny_digits(2), run, quiet=True)
     with pytest.raises(ConfigError, match="already holds checkpoints"):
         train(tiny_digits(2), run, resume=False, quiet=True)
-    args = [
-        sys.executable,
-        "-m",
-        "scorebench.cli",
-        "train",
-        "ncsn",
-        "--dataset",
-        "digits",
-        "--run-dir",
-        str(run.path),
-        "--force",
-        *sum((["--set", o] for o in TINY_DIGITS), []),
-        "--set",
-        "train.steps=2",
-    ]
+    args = [sys.executable, *train_cli(run.path, 2), "--force"]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     [old] = list(tmp_path.glob("run.old-*"))
