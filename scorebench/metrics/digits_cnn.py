@@ -1,9 +1,10 @@
 """``digits-cnn``: a small CNN classifier of scikit-learn's digits, trained by scorebench,
 used as the feature extractor for IS/FID/KID/PRC on digits (Inception knows no 8x8 digits).
 
-The network is trained once per recipe (architecture, data, optimiser, seed: a few seconds
-on one CPU thread) and cached at ``<cache>/extractors/digits-cnn-<recipe hash>.pt``
-together with its accuracy on the held-out digits test split. It is registered into
+The network ships with scorebench as a fixed, checksummed file (``weights/digits-cnn-v1.pt``,
+made by ``python -m scorebench.metrics.digits_cnn``, which records its recipe and held-out
+test accuracy in the file): the protocol fingerprint contains its SHA-256, so the same file
+must be used on every machine. It is registered into
 torch-fidelity's feature-extractor registry as ``scorebench-digits-cnn`` with two layers:
 ``logits`` (10 classes; IS) and ``penultimate`` (128 ReLU features; FID, KID, PRC).
 
@@ -94,8 +95,8 @@ class DigitsCNNFeatureExtractor(FeatureExtractorBase):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
             raise ConfigError(
-                "digits-cnn needs its trained checkpoint as feature_extractor_weights_path; "
-                "scorebench.evaluate trains and caches it (DigitsCNNSpec().prepare(...))."
+                "digits-cnn needs its checkpoint as feature_extractor_weights_path "
+                "(DigitsCNNSpec().prepare(...) gives the shipped one)."
             )
         checkpoint = load_checkpoint(feature_extractor_weights_path)
         self.input_size = int(checkpoint["input_size"])
@@ -143,13 +144,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ScorebenchError(
-            f"digits-cnn checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}). "
-            "Delete it; scorebench retrains it in seconds."
+            f"digits-cnn checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc})."
         ) from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ScorebenchError(
-            f"{str(path)!r} is not a digits-cnn checkpoint of format {CHECKPOINT_FORMAT}. "
-            "Delete it; scorebench retrains it in seconds."
+            f"{str(path)!r} is not a digits-cnn checkpoint of format {CHECKPOINT_FORMAT}."
         )
     return checkpoint
 
@@ -215,50 +214,27 @@ def train_digits_cnn(
     return net
 
 
+#: The shipped feature network (package data) and its checksum. The protocol fingerprint of
+#: every digits number contains this SHA-256, so it must be the same file on every machine:
+#: never retrained per machine (training is not bit-identical across thread counts).
+WEIGHTS_FILE = Path(__file__).parent / "weights" / "digits-cnn-v1.pt"
+WEIGHTS_SHA256 = "2c81ba5751ced55b47a3c90c583fddf8dd898b04841f75cac33295f0cf4b5c61"
+#: The command that produced WEIGHTS_FILE (also recorded inside it).
+TRAIN_COMMAND = "python -m scorebench.metrics.digits_cnn --out scorebench/metrics/weights/digits-cnn-v1.pt"
+
+
 class DigitsCNNSpec:
-    """Component ``digits-cnn``. Parameters are the training recipe; every one of them is
-    in the recipe hash, the cache key and the fingerprint."""
+    """Component ``digits-cnn``: the shipped, checksummed network (default), or another
+    checkpoint of the same format given as ``weights`` (its SHA-256 goes into the
+    fingerprint, so its numbers form a protocol of their own)."""
 
     name = "digits-cnn"
     accepts_inception_weights = False
 
-    def __init__(
-        self,
-        *,
-        image_size: int = 8,
-        epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        seed: int = 0,
-    ) -> None:
-        for key, value in (
-            ("image_size", image_size),
-            ("epochs", epochs),
-            ("batch_size", batch_size),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"digits-cnn: {key} must be a positive integer, got {value!r}")
-        if image_size < 8:
-            raise ConfigError(f"digits-cnn: image_size must be >= 8, got {image_size}")
-        self.image_size = image_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = float(lr)
-        self.seed = int(seed)
-
-    def recipe(self, train_data_sha256: str) -> dict[str, Any]:
-        return {
-            "architecture": ARCHITECTURE,
-            "train_data": {"dataset": "digits", "split": "train", "sha256": train_data_sha256},
-            "image_size": self.image_size,
-            "input": "uint8 = round(clamp(x,0,1)*255); /255; channel mean; bilinear resize",
-            "optimizer": {"name": "adam", "lr": self.lr, "betas": [0.9, 0.999]},
-            "loss": "cross-entropy",
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            "torch_major_minor": ".".join(torch.__version__.split(".")[:2]),
-        }
+    def __init__(self, *, weights: str | None = None) -> None:
+        if weights is not None and not isinstance(weights, str):
+            raise ConfigError(f"digits-cnn: weights must be a file path, got {weights!r}")
+        self.weights = weights
 
     def prepare(
         self,
@@ -268,51 +244,36 @@ class DigitsCNNSpec:
         data_root: str | Path | None = None,
     ) -> PreparedExtractor:
         register_with_torch_fidelity()
-        train_x, train_y, test_x, test_y = _train_and_test_data(data_root, self.image_size)
-        recipe = self.recipe(_data_sha256(train_x, train_y))
-        recipe_hash = protocol_fingerprint(recipe)
-        path = cache_dir / "extractors" / f"digits-cnn-{recipe_hash}.pt"
-        if path.is_file():
-            checkpoint = load_checkpoint(path)
-            if checkpoint.get("recipe_hash") != recipe_hash:
-                raise ScorebenchError(
-                    f"{path} does not hold recipe {recipe_hash}; delete it to retrain."
-                )
-        else:
-            net = train_digits_cnn(
-                train_x,
-                train_y,
-                image_size=self.image_size,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                seed=self.seed,
+        path = Path(self.weights).expanduser() if self.weights else WEIGHTS_FILE
+        if not path.is_file():
+            raise ScorebenchError(
+                f"digits-cnn weights {str(path)!r} do not exist. "
+                + ("Reinstall scorebench (the file ships with it)." if not self.weights else "")
             )
-            checkpoint = {
-                "format": CHECKPOINT_FORMAT,
-                "recipe": canonical_json(recipe),
-                "recipe_hash": recipe_hash,
-                "input_size": self.image_size,
-                "state_dict": net.state_dict(),
-                "test_accuracy": accuracy(net, test_x, test_y, self.image_size),
-                "n_test": len(test_y),
-            }
-            atomic_save_torch(checkpoint, path)
+        sha = file_sha256(path)
+        if not self.weights and sha != WEIGHTS_SHA256:
+            raise ScorebenchError(
+                f"the shipped digits-cnn weights {path} are damaged or replaced (SHA-256 "
+                f"{sha[:16]}..., expected {WEIGHTS_SHA256[:16]}...). Reinstall scorebench; a "
+                "retrained network is another protocol: DigitsCNNSpec(weights=PATH)."
+            )
+        checkpoint = load_checkpoint(path)
         test_accuracy = float(checkpoint["test_accuracy"])
         if test_accuracy < MIN_TEST_ACCURACY:
             warnings.warn(
-                f"digits-cnn reaches only {test_accuracy:.2%} on the digits test split "
+                f"digits-cnn {path} reaches only {test_accuracy:.2%} on the digits test split "
                 f"(expected >= {MIN_TEST_ACCURACY:.0%}); its metrics are less informative.",
                 stacklevel=2,
             )
+        size = int(checkpoint["input_size"])
         protocol = {
             "name": self.name,
             "fidelity_name": FIDELITY_NAME,
-            "recipe_hash": recipe_hash,
-            "weights_sha256": file_sha256(path),
+            "recipe_hash": checkpoint["recipe_hash"],
+            "weights_sha256": sha,
             "test_accuracy": round(test_accuracy, 6),
             "n_test": int(checkpoint["n_test"]),
-            "input_size": self.image_size,
+            "input_size": size,
             "resize": "channel mean to gray; bilinear to input_size, align_corners=False, "
             "antialias when shrinking",
             "internal_dtype": "float32",
@@ -329,8 +290,57 @@ class DigitsCNNSpec:
             },
             channels=1,
             protocol=protocol,
-            extra={"test_accuracy": test_accuracy},
         )
+
+
+def recipe(train_data_sha256: str, **hyper: Any) -> dict[str, Any]:
+    """Everything that defines a trained digits-cnn (hashed into ``recipe_hash``)."""
+    return {
+        "architecture": ARCHITECTURE,
+        "train_data": {"dataset": "digits", "split": "train", "sha256": train_data_sha256},
+        "input": "uint8 = round(clamp(x,0,1)*255); /255; channel mean; bilinear resize",
+        "optimizer": {"name": "adam", "lr": hyper["lr"], "betas": [0.9, 0.999]},
+        "loss": "cross-entropy",
+        **{k: hyper[k] for k in ("image_size", "epochs", "batch_size", "seed")},
+        "torch_major_minor": ".".join(torch.__version__.split(".")[:2]),
+    }
+
+
+def build_checkpoint(
+    *, image_size: int = 8, epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, seed: int = 0
+) -> dict[str, Any]:
+    """Train a digits-cnn on the digits train split and return its checkpoint (with its
+    recipe and held-out test accuracy)."""
+    train_x, train_y, test_x, test_y = _train_and_test_data(None, image_size)
+    hyper = dict(image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    spec = recipe(_data_sha256(train_x, train_y), **hyper)
+    net = train_digits_cnn(train_x, train_y, **hyper)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "recipe": canonical_json(spec),
+        "recipe_hash": protocol_fingerprint(spec),
+        "command": TRAIN_COMMAND,
+        "input_size": image_size,
+        "state_dict": net.state_dict(),
+        "test_accuracy": accuracy(net, test_x, test_y, image_size),
+        "n_test": len(test_y),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Retrain the feature network (the shipped file was made by TRAIN_COMMAND)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", required=True, help="where to write the checkpoint")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    checkpoint = build_checkpoint(epochs=args.epochs, seed=args.seed)
+    atomic_save_torch(checkpoint, args.out)
+    print(f"{args.out}: test accuracy {checkpoint['test_accuracy']:.4f}, "
+          f"SHA-256 {file_sha256(args.out)}")
 
 
 class _PenultimateOnly(nn.Module):
@@ -352,3 +362,7 @@ class _DigitsPrepared(PreparedExtractor):
         return FrechetInceptionDistance(
             feature=_PenultimateOnly(self.weights_path), normalize=False
         ).to(device)
+
+
+if __name__ == "__main__":
+    main()
