@@ -188,19 +188,48 @@ def train(
     )
 
 
+SAMPLER = typer.Option(
+    None,
+    "--sampler",
+    help="Sampler to use instead of the run's (see `scorebench list samplers`).",
+)
+CELL_SET = typer.Option(
+    [],
+    "--set",
+    "-s",
+    help="Override a sample.* or eval.* key, e.g. --set sample.sampler.params.steps_per_level=5.",
+)
+
+
+def _cell_overrides(sampler: str | None, n: int | None, overrides: list[str]) -> list[str]:
+    extra = [f"sample.sampler.name={sampler}"] if sampler else []
+    if n is not None:
+        if n < 1:
+            raise ScorebenchError(f"--n must be >= 1, got {n}")
+        extra.append(f"sample.n={n}")
+    return [*extra, *overrides]
+
+
 @app.command(rich_help_panel=PANEL_RUN)
 def sample(
     run_dir: str = typer.Argument(..., help="A trained run directory."),
+    sampler: str | None = SAMPLER,
+    overrides: list[str] = CELL_SET,
     n: int | None = typer.Option(
         None, "--n", "-n", help="Number of samples [default: the config's]."
     ),
     device: str | None = DEVICE,
 ) -> None:
-    """Draw samples from a trained run into sharded files (resumes finished shards)."""
+    """Draw samples from a trained run into sharded files (resumes finished shards).
+
+    Each sampling spec (sampler and parameters, n, seed...) gets its own directory under
+    RUN/evals/: trying another sampler never touches the samples of the first."""
     from scorebench.distributed import is_main_process
     from scorebench.workflow import sample_stage
 
-    record = sample_stage(_existing_run(run_dir), n=n, device=device)
+    record = sample_stage(
+        _existing_run(run_dir), _cell_overrides(sampler, n, overrides), device=device
+    )
     if is_main_process():  # under torchrun, rank 0 speaks
         out.print_json(json.dumps(record))
 
@@ -208,21 +237,29 @@ def sample(
 @app.command("eval", rich_help_panel=PANEL_RUN)
 def evaluate(
     run_dir: str = typer.Argument(..., help="A run directory with samples."),
+    sampler: str | None = SAMPLER,
+    overrides: list[str] = CELL_SET,
     device: str | None = DEVICE,
     inception_weights: str | None = INCEPTION_WEIGHTS,
     cross_check: bool | None = typer.Option(
         None, "--cross-check/--no-cross-check", help="Also compute FID with torchmetrics."
     ),
 ) -> None:
-    """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol."""
+    """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol.
+
+    Takes the same --sampler/--set as `sample` to name which samples; a result already
+    stored for that spec and protocol is printed, not recomputed."""
     from scorebench.workflow import eval_stage
 
-    record = eval_stage(
+    record, cached = eval_stage(
         _existing_run(run_dir),
+        _cell_overrides(sampler, None, overrides),
         device=device,
         inception_weights=inception_weights,
         cross_check=cross_check,
     )
+    if cached:
+        err.print("eval: this spec and protocol were evaluated before; showing the stored result")
     out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
 
 
@@ -266,8 +303,10 @@ def run(
 def _print_board(board) -> None:
     from scorebench.report.leaderboard import rich_tables
 
+    # Logs do not wrap lines: give tables room there; a terminal keeps its own width.
+    console = out if out.is_terminal else Console(width=132)
     for table in rich_tables(board):
-        out.print(table)
+        console.print(table)
 
 
 @app.command(rich_help_panel=PANEL_RUN)
@@ -293,34 +332,76 @@ def report(
 
 @app.command(rich_help_panel=PANEL_RUN)
 def compare(
-    base: str = typer.Argument(..., help="results.json, run dir, or leaderboard.json."),
-    new: str = typer.Argument(..., help="results.json, run dir, or leaderboard.json."),
+    base: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
+    new: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
     thresholds: list[str] = typer.Option(
         [], "--threshold", "-t", help="METRIC=ABS or METRIC=N% allowed worsening (repeatable)."
     ),
-    row: str | None = typer.Option(None, "--row", help="Model row of a leaderboard BASE."),
+    row: str | None = typer.Option(
+        None, "--row", help="Compare this model row of BASE with every run row of NEW."
+    ),
 ) -> None:
-    """Compare two results; exit 1 when a gated metric got worse than its threshold."""
-    from scorebench.report.compare import compare as compare_results
-    from scorebench.report.compare import load_result, parse_thresholds
+    """Compare results cell by cell (same protocol and spec); exit 1 when a gated metric
+    got worse than its threshold."""
+    from rich.text import Text
 
-    changes = compare_results(
-        load_result(base, row), load_result(new), parse_thresholds(thresholds)
-    )
+    from scorebench.report.compare import compare as compare_results
+    from scorebench.report.compare import load_board, parse_thresholds
+
+    changes = compare_results(load_board(base), load_board(new), parse_thresholds(thresholds), row)
     table = Table(title="compare")
-    for column in ("metric", "base", "new", "allowed worsening", "status"):
-        table.add_column(column)
+    for column in ("row", "metric", "base", "new", "allowed worsening", "status"):
+        table.add_column(column, overflow="fold")
     for c in changes:
         status = (
-            "[red]REGRESSED[/red]"
+            Text("REGRESSED", style="red")
             if c.regressed
-            else ("ok" if c.allowed is not None else "not gated")
+            else Text("ok" if c.allowed is not None else "not gated")
         )
         allowed = "-" if c.allowed is None else f"{c.allowed:.4g}"
-        table.add_row(c.metric, f"{c.base:.4g}", f"{c.new:.4g}", allowed, status)
+        table.add_row(Text(c.row), c.metric, f"{c.base:.4g}", f"{c.new:.4g}", allowed, status)
     out.print(table)
     if any(c.regressed for c in changes):
         raise typer.Exit(1)
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def bench(
+    sources: list[str] = typer.Argument(None, help="Trained run directories (score sources)."),
+    spec_file: str | None = typer.Option(
+        None, "--spec", help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it."
+    ),
+    samplers: list[str] = typer.Option(
+        [],
+        "--sampler",
+        help="NAME[:KEY=V1,V2,...]...: a sampler and a parameter grid, e.g. "
+        "annealed_langevin:steps_per_level=5,10,20 (repeatable) [default: each run's own].",
+    ),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="A count (3: seeds 0,1,2) or a list (0,7,11) [default: 1]."
+    ),
+    n: int | None = typer.Option(None, "--n", "-n", help="Samples per cell [default: each run's]."),
+    overrides: list[str] = CELL_SET,
+    out_dir: str = typer.Option("bench", "--out", "-o", help="Where to write the leaderboard."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    inception_weights: str | None = INCEPTION_WEIGHTS,
+) -> None:
+    """Benchmark samplers x parameter grids x seeds on trained runs, on one protocol.
+
+    Every cell is cached under its run by its full spec: rerunning computes only what is
+    missing. Under torchrun each cell's shards are drawn in parallel. Ends with the
+    leaderboard (mean ± 95% interval over seeds) and writes leaderboard.md/.json,
+    report.html and quality-vs-NFE plots to --out."""
+    from scorebench.bench import load_spec, run_bench
+
+    spec = load_spec(
+        spec_file, sources=sources or [], samplers=samplers, seeds=seeds, n=n, overrides=overrides
+    )
+    board = run_bench(spec, out_dir, device=device, inception_weights=inception_weights, log=err.print)
+    if board is None:  # a non-zero torchrun rank
+        return
+    _print_board(board)
+    out.print(f"bench report: {out_dir}/leaderboard.md, report.html, leaderboard.json")
 
 
 baselines_app = typer.Typer(help="Baselines measured by scorebench itself.", no_args_is_help=True)
@@ -371,7 +452,10 @@ def main() -> None:
     try:
         app()  # standalone: Typer reports usage errors itself and exits
     except ScorebenchError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        from rich.text import Text
+
+        # Text, not markup: messages quote user input, which may hold [brackets].
+        err.print(Text.assemble(("error: ", "red"), str(exc)))
         sys.exit(exc.exit_code)
 
 

@@ -44,7 +44,10 @@ def build_sampler(config: RunConfig) -> Any:
     from scorebench.plugins import registry
 
     spec = config.sample.sampler
-    sampler = registry("samplers").load(spec.name)
+    try:
+        sampler = registry("samplers").load(spec.name)
+    except UnknownComponentError as exc:  # say which key held the name
+        raise ConfigError(f"sample.sampler.name: {exc}") from exc
     check_params(sampler, spec.params, "sample.sampler.params", spec.name)
     return sampler
 

@@ -75,6 +75,7 @@ class SampleConfig:
     init: str = "uniform"  # the chain's start: uniform on [init_low, init_high] or gaussian
     init_low: float = 0.0  # (NCSN: uniform on [0, 1]; gaussian: N(0, sigma_max^2))
     init_high: float = 1.0
+    seed: int | None = None  # the chains' seed (shard k: (seed, k)); None: runtime.seed
 
 
 @dataclass
@@ -86,6 +87,7 @@ class EvalConfig:
     cross_check: bool = False
     select_every: int = 0  # the paper's checkpoint selection: FID every N steps (0: off)
     select_n: int = 1000
+    seed: int = 0  # IS shuffling, KID subsets: part of the protocol, not a sampling seed
 
 
 @dataclass
@@ -123,7 +125,14 @@ POSITIVE = {
     "sample.batch_size",
     "eval.select_n",
 }
-NON_NEGATIVE = {"data.num_workers", "train.weight_decay", "train.grid_every", "eval.select_every"}
+NON_NEGATIVE = {
+    "data.num_workers",
+    "train.weight_decay",
+    "train.grid_every",
+    "eval.select_every",
+    "eval.seed",
+    "runtime.seed",
+}
 
 
 # ---------------------------------------------------------------- parsing
@@ -223,6 +232,8 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(f"train.betas must be two numbers in [0, 1); got {config.train.betas}")
     if config.train.ema is not None and not 0 < config.train.ema < 1:
         raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
+    if config.sample.seed is not None and config.sample.seed < 0:
+        raise ConfigError(f"sample.seed must be >= 0 or null, got {config.sample.seed}")
     checkpoint = config.sample.checkpoint
     if checkpoint not in ("final", "best") and not str(checkpoint).isdigit():
         raise ConfigError(f"sample.checkpoint must be final, best or a step; got {checkpoint!r}")

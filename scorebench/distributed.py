@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +51,16 @@ def barrier(d: Dist) -> None:
 def teardown(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def session(requested_device: str):
+    """(Dist, device) for the body, under torchrun joined to the process group."""
+    d = setup(requested_device)
+    try:
+        yield d, resolve_device(requested_device, d)
+    finally:
+        teardown(d)
 
 
 def resolve_device(requested: str, d: Dist) -> torch.device:

@@ -24,14 +24,22 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 
-__all__ = ["evaluate_config", "evaluate_images", "evaluate_points", "protocol_fingerprint"]
+__all__ = [
+    "Plan",
+    "evaluate_config",
+    "evaluate_images",
+    "evaluate_points",
+    "plan_config",
+    "protocol_fingerprint",
+]
 
 
 def _versions() -> dict[str, str]:
@@ -142,8 +150,29 @@ def extractor_spec(name: str, dataset: str) -> Any:
     return component.load()()
 
 
-def evaluate_images(
-    samples: Any,
+@dataclass
+class Plan:
+    """An evaluation decided but not yet computed: its protocol and fingerprint are known
+    before any sample exists (so results can be looked up by fingerprint), and
+    ``run(samples)`` computes the record."""
+
+    protocol: dict[str, Any]
+    compute: Callable[[Any], dict[str, Any]]
+
+    @property
+    def fingerprint(self) -> str:
+        return protocol_fingerprint(self.protocol)
+
+    def run(self, samples: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        record = self.compute(samples)
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        return record
+
+
+def plan_images(
+    n: int,
+    sample_shape: tuple[int, ...],
     *,
     dataset: str,
     data_root: str | Path | None = None,
@@ -157,30 +186,18 @@ def evaluate_images(
     seed: int = 0,
     cross_check: bool = False,
     dataset_params: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """IS / FID / KID / precision-recall of image ``samples`` against a dataset split.
-
-    ``samples``: uint8 ``(N, C, H, W)`` or float in [0, 1] (quantised to uint8 as
-    ``round(x * 255)``, exactly like the reference). ``extractor``: ``"auto"`` (digits-cnn
-    for ``digits``, inception-v3 otherwise) or a registered feature extractor.
-    ``reference_count``: use a fixed random subset of the split (default: all of it).
-    ``inception_weights``: path of ``weights-inception-2015-12-05-6726825d.pth`` (else
-    ``$SCOREBENCH_INCEPTION_WEIGHTS``, the cache, a download). ``seed``: IS shuffling and
-    KID subsets. ``cross_check``: also compute FID with torchmetrics and report the
-    difference (needs ``"fid"`` in ``metrics``; re-extracts the reference images).
-    ``dataset_params``: keyword arguments of the dataset factory (e.g. ``image_size``).
-    Returns the result record (see docs/results-format.md).
-    """
+) -> Plan:
+    """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`)."""
     import torch
 
     from scorebench.metrics import engine
     from scorebench.paths import cache_dir as _cache_dir
 
-    started = time.perf_counter()
-    x = _check_images(samples)
     metrics = engine.validate_metrics(metrics)
     _check_int("batch_size", batch_size, 1)
     _check_int("seed", seed, 0)
+    if n < 2:
+        raise ConfigError(f"need at least 2 samples to evaluate, got {n}")
     if cross_check and "fid" not in metrics:
         raise ConfigError("cross_check compares FID: include 'fid' in metrics")
     params = dict(dataset_params or {})
@@ -191,9 +208,9 @@ def evaluate_images(
             f"dataset {dataset!r} holds points, not images; use evaluate_points (or "
             "`scorebench eval` picks it for you)"
         )
-    if tuple(x.shape[1:]) != ds_shape:
+    if tuple(sample_shape) != ds_shape:
         raise ConfigError(
-            f"samples have shape {tuple(x.shape[1:])} but {dataset!r} images are {ds_shape}; "
+            f"samples have shape {tuple(sample_shape)} but {dataset!r} images are {ds_shape}; "
             "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
         )
 
@@ -205,14 +222,12 @@ def evaluate_images(
         data_root=data_root,
     )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    n = len(x)
     if "prc" in metrics and min(n, m) < 4:
         raise ConfigError(
             f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
             f"images, got {n} and {m}"
         )
     binary = set(metrics) - {"isc"}
-
     reference_protocol = {
         "version": PROTOCOL_VERSION,
         "dataset": dataset,
@@ -225,32 +240,7 @@ def evaluate_images(
         "extractor": prepared.protocol,
         "layers": engine.reference_layers(prepared),
     }
-
-    def make_reference() -> Any:
-        return engine.ReferenceSubset(ds, indices, prepared.channels)
-
-    reference_dir, hit = None, None
-    if binary:
-        reference_dir, hit = engine.ensure_reference(
-            prepared,
-            reference_protocol,
-            make_reference,
-            cache_dir=cache,
-            device=device,
-            batch_size=batch_size,
-        )
     settings = engine.metric_settings(metrics, n, m)
-    values = engine.compute_metrics(
-        prepared,
-        x,
-        reference_dir if reference_dir is not None else cache,
-        n_reference=m,
-        metrics=metrics,
-        settings=settings,
-        seed=seed,
-        device=device,
-        batch_size=batch_size,
-    )
     versions = _versions()
     protocol = {
         "version": PROTOCOL_VERSION,
@@ -260,39 +250,98 @@ def evaluate_images(
         "settings": settings,
         "layers": {k: prepared.layers[k] for k in metrics},
         "n_samples": n,
-        "sample_shape": list(x.shape[1:]),
+        "sample_shape": list(sample_shape),
         "seed": seed,
         "reference": reference_protocol if binary else None,
         "extractor": prepared.protocol,
         "quantization": engine.QUANTIZATION,
     }
-    record: dict[str, Any] = {
-        "kind": "images",
+
+    def make_reference() -> Any:
+        return engine.ReferenceSubset(ds, indices, prepared.channels)
+
+    def compute(samples: Any) -> dict[str, Any]:
+        x = _check_images(samples)
+        if len(x) != n or tuple(x.shape[1:]) != tuple(sample_shape):
+            raise ConfigError(
+                f"planned {n} samples of shape {tuple(sample_shape)}, got {tuple(x.shape)}"
+            )
+        reference_dir, hit = cache, None
+        if binary:
+            reference_dir, hit = engine.ensure_reference(
+                prepared,
+                reference_protocol,
+                make_reference,
+                cache_dir=cache,
+                device=device,
+                batch_size=batch_size,
+            )
+        values = engine.compute_metrics(
+            prepared,
+            x,
+            reference_dir,
+            n_reference=m,
+            metrics=metrics,
+            settings=settings,
+            seed=seed,
+            device=device,
+            batch_size=batch_size,
+        )
+        record = _record(protocol, values, dataset, reference_split, m if binary else 0)
+        record["extractor"] = prepared.name
+        record["reference_cache"] = {"path": str(reference_dir), "hit": hit} if binary else None
+        record["environment"] = {"device": str(torch.device(device)), "versions": versions}
+        if cross_check:
+            tm = engine.cross_check_fid(
+                prepared, x, make_reference(), device=device, batch_size=batch_size
+            )
+            tf = values["fid"]
+            record["cross_check"] = {
+                "engine": f"torchmetrics {versions['torchmetrics']} FrechetInceptionDistance",
+                "fid_torch_fidelity": tf,
+                "fid_torchmetrics": tm,
+                "abs_diff": abs(tm - tf),
+                "rel_diff": abs(tm - tf) / max(abs(tf), 1e-12),
+            }
+        return record
+
+    return Plan(protocol, compute)
+
+
+def _record(
+    protocol: dict[str, Any], values: dict[str, Any], dataset: str, split: str, m: int
+) -> dict[str, Any]:
+    """The fields every result record has (docs/results-format.md)."""
+    return {
+        "kind": protocol["kind"],
         "metrics": values,
         "protocol": protocol,
         "fingerprint": protocol_fingerprint(protocol),
-        "n_samples": n,
-        "n_reference": m if binary else 0,
+        "n_samples": protocol["n_samples"],
+        "n_reference": m,
         "dataset": dataset,
-        "split": reference_split,
-        "extractor": prepared.name,
-        "reference_cache": {"path": str(reference_dir), "hit": hit} if binary else None,
-        "environment": {"device": str(torch.device(device)), "versions": versions},
+        "split": split,
     }
-    if cross_check:
-        tm = engine.cross_check_fid(
-            prepared, x, make_reference(), device=device, batch_size=batch_size
-        )
-        tf = values["fid"]
-        record["cross_check"] = {
-            "engine": f"torchmetrics {versions['torchmetrics']} FrechetInceptionDistance",
-            "fid_torch_fidelity": tf,
-            "fid_torchmetrics": tm,
-            "abs_diff": abs(tm - tf),
-            "rel_diff": abs(tm - tf) / max(abs(tf), 1e-12),
-        }
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    return record
+
+
+def evaluate_images(samples: Any, **options: Any) -> dict[str, Any]:
+    """IS / FID / KID / precision-recall of image ``samples`` against a dataset split.
+
+    ``samples``: uint8 ``(N, C, H, W)`` or float in [0, 1] (quantised to uint8 as
+    ``round(x * 255)``, exactly like the reference). Options (keyword-only, see
+    :func:`plan_images`): ``dataset``; ``extractor``: ``"auto"`` (digits-cnn for ``digits``,
+    inception-v3 otherwise) or a registered feature extractor; ``metrics``;
+    ``reference_count``: a fixed random subset of the split (default: all of it);
+    ``inception_weights``: path of ``weights-inception-2015-12-05-6726825d.pth`` (else
+    ``$SCOREBENCH_INCEPTION_WEIGHTS``, the cache, a download); ``seed``: IS shuffling and
+    KID subsets; ``cross_check``: also compute FID with torchmetrics and report the
+    difference (needs ``"fid"``; re-extracts the reference images); ``dataset_params``:
+    keyword arguments of the dataset factory (e.g. ``image_size``); ``device``,
+    ``batch_size``, ``data_root``, ``split``. Returns the result record
+    (docs/results-format.md).
+    """
+    x = _check_images(samples)
+    return plan_images(len(x), tuple(x.shape[1:]), **options).run(x)
 
 
 def _mixture_for(dataset: str, ds: Any) -> Any:
@@ -304,8 +353,9 @@ def _mixture_for(dataset: str, ds: Any) -> Any:
     return mixture
 
 
-def evaluate_points(
-    samples: Any,
+def plan_points(
+    n: int,
+    sample_shape: tuple[int, ...],
     *,
     dataset: str,
     data_root: str | Path | None = None,
@@ -313,38 +363,25 @@ def evaluate_points(
     reference_count: int | None = None,
     seed: int = 0,
     dataset_params: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Sliced Wasserstein distance, Gaussian-kernel MMD^2 and (for a dataset with a known
-    mixture, such as ``toy-gmm``) per-mode weight error of point ``samples`` (N, D) against
-    a dataset split. Same record shape as :func:`evaluate_images`."""
+) -> Plan:
+    """The point-set protocol for ``n`` samples (see :func:`evaluate_points`)."""
     import torch
 
     from scorebench.metrics import points
     from scorebench.plugins import load
 
-    started = time.perf_counter()
-    x = _as_tensor(samples, "samples")
-    if not x.is_floating_point():
-        x = x.to(torch.float32)
     _check_int("seed", seed, 0)
     params = dict(dataset_params or {})
     ds, reference_split = _load_dataset(dataset, data_root, split, params)
     ds_shape = tuple(getattr(ds, "shape", ()) or ())
     if len(ds_shape) != 1:
         raise ConfigError(f"dataset {dataset!r} holds images, not points; use evaluate_images")
-    if x.dim() != 2 or x.shape[1] != ds_shape[0]:
+    if tuple(sample_shape) != ds_shape:
         raise ConfigError(
-            f"samples must be points (N, {ds_shape[0]}) for {dataset!r}, got {tuple(x.shape)}"
+            f"samples must be points (N, {ds_shape[0]}) for {dataset!r}, "
+            f"got (N, {', '.join(map(str, sample_shape))})"
         )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    if hasattr(ds, "batch"):
-        reference = ds.batch(indices if indices is not None else range(len(ds)))
-    else:
-        idx = indices.tolist() if indices is not None else range(len(ds))
-        reference = torch.stack([ds[i] for i in idx])
-    x = x.cpu()
-
-    values: dict[str, Any] = {}
     settings: dict[str, Any] = {
         "swd": {
             "p": 2,
@@ -358,22 +395,14 @@ def evaluate_points(
             "estimator": "unbiased (U-statistic within sets)",
         },
     }
-    generator = torch.Generator().manual_seed(seed)
-    values.update(load("metrics", "swd")(x, reference, generator=generator))
-    values.update(load("metrics", "mmd")(x, reference, bandwidth=points.MMD_BANDWIDTH))
     mixture = _mixture_for(dataset, ds)
     if mixture is not None:
-        means = [list(map(float, mu)) for mu in mixture.means]
-        weights = [float(w) for w in mixture.weights]
         settings["mode_weights"] = {
-            "means": means,
-            "weights": weights,
+            "means": [list(map(float, mu)) for mu in mixture.means],
+            "weights": [float(w) for w in mixture.weights],
             "assignment": "nearest mean (Euclidean)",
             "error": "max_k |fraction_k - weight_k|",
         }
-        values.update(load("metrics", "mode-weights")(x, reference, means=means, weights=weights))
-
-    n = len(x)
     versions = _versions()
     protocol = {
         "version": PROTOCOL_VERSION,
@@ -391,43 +420,79 @@ def evaluate_points(
             "reference_subset": subset_rule,
         },
     }
-    return {
-        "kind": "points",
-        "metrics": values,
-        "protocol": protocol,
-        "fingerprint": protocol_fingerprint(protocol),
-        "n_samples": n,
-        "n_reference": m,
-        "dataset": dataset,
-        "split": reference_split,
-        "environment": {"device": "cpu", "versions": versions},
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+
+    def compute(samples: Any) -> dict[str, Any]:
+        x = _as_points(samples)
+        if tuple(x.shape) != (n, *sample_shape):
+            raise ConfigError(f"planned {n} points of dimension {sample_shape}, got {tuple(x.shape)}")
+        if hasattr(ds, "batch"):
+            reference = ds.batch(indices if indices is not None else range(len(ds)))
+        else:
+            idx = indices.tolist() if indices is not None else range(len(ds))
+            reference = torch.stack([ds[i] for i in idx])
+        values: dict[str, Any] = {}
+        generator = torch.Generator().manual_seed(seed)
+        values.update(load("metrics", "swd")(x, reference, generator=generator))
+        values.update(load("metrics", "mmd")(x, reference, bandwidth=points.MMD_BANDWIDTH))
+        if mixture is not None:
+            mode = settings["mode_weights"]
+            values.update(
+                load("metrics", "mode-weights")(
+                    x, reference, means=mode["means"], weights=mode["weights"]
+                )
+            )
+        record = _record(protocol, values, dataset, reference_split, m)
+        record["environment"] = {"device": "cpu", "versions": versions}
+        return record
+
+    return Plan(protocol, compute)
 
 
-def evaluate_config(
-    samples: Any,
+def _as_points(samples: Any) -> Any:
+    import torch
+
+    x = _as_tensor(samples, "samples")
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    if x.dim() != 2:
+        raise ConfigError(f"samples must be points (N, D), got shape {tuple(x.shape)}")
+    return x.cpu()
+
+
+def evaluate_points(samples: Any, **options: Any) -> dict[str, Any]:
+    """Sliced Wasserstein distance, Gaussian-kernel MMD^2 and (for a dataset with a known
+    mixture, such as ``toy-gmm``) per-mode weight error of point ``samples`` (N, D) against
+    a dataset split. Options as :func:`plan_points`. Same record shape as
+    :func:`evaluate_images`."""
+    x = _as_points(samples)
+    return plan_points(len(x), tuple(x.shape[1:]), **options).run(x)
+
+
+def plan_config(
     config: Any,
+    n: int,
+    sample_shape: tuple[int, ...],
     *,
     metrics: tuple[str, ...] | None = None,
     device: str = "cpu",
     inception_weights: str | Path | None = None,
     cross_check: bool = False,
-) -> dict[str, Any]:
-    """Evaluate ``samples`` under the protocol a run config names (dataset, its parameters,
-    split, reference count, extractor, metrics, seed): images through
-    :func:`evaluate_images`, points through :func:`evaluate_points`."""
+) -> Plan:
+    """The evaluation a run config names (dataset, its parameters, split, reference count,
+    extractor, metrics, seed) for ``n`` samples of ``sample_shape``: images through
+    :func:`plan_images`, points through :func:`plan_points`."""
     common = dict(
         dataset=config.data.name,
         data_root=config.data.root,
         split=config.eval.split,
         reference_count=config.eval.reference_count,
-        seed=config.runtime.seed,
+        seed=config.eval.seed,
         dataset_params=config.data.params,
     )
-    if samples.ndim == 4:
-        return evaluate_images(
-            samples,
+    if len(sample_shape) == 3:
+        return plan_images(
+            n,
+            tuple(sample_shape),
             extractor=config.eval.extractor,
             metrics=metrics or tuple(config.eval.metrics),
             inception_weights=inception_weights,
@@ -435,4 +500,9 @@ def evaluate_config(
             cross_check=cross_check,
             **common,
         )
-    return evaluate_points(samples, **common)
+    return plan_points(n, tuple(sample_shape), **common)
+
+
+def evaluate_config(samples: Any, config: Any, **options: Any) -> dict[str, Any]:
+    """Evaluate ``samples`` under the protocol of ``config`` (options as :func:`plan_config`)."""
+    return plan_config(config, len(samples), tuple(samples.shape[1:]), **options).run(samples)

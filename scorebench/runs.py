@@ -7,8 +7,12 @@ A run directory holds::
     metrics.jsonl      training log, one JSON object per logged step
     checkpoints/       step-XXXXXXXX.pt (atomic; the last K kept)
     grids/             sample grids (PNG) during and after training
-    samples/           shard-XXXXX.npy sample shards and samples.json
-    results.json       the evaluation record
+    selection.json     checkpoint selection (eval.select_every > 0): metric per step, best
+    evals/<key>/       one directory per sampling spec: samples and one result per protocol
+                       (layout in scorebench/evals.py)
+    report/            leaderboard.md, leaderboard.json, report.html (scorebench run)
+
+The parent directory's ``history.jsonl`` keeps every evaluation record ever made there.
 """
 
 from __future__ import annotations
@@ -39,8 +43,7 @@ class RunDir:
     metrics = property(lambda self: self.path / "metrics.jsonl")
     checkpoints = property(lambda self: self.path / "checkpoints")
     grids = property(lambda self: self.path / "grids")
-    samples = property(lambda self: self.path / "samples")
-    results = property(lambda self: self.path / "results.json")
+    evals = property(lambda self: self.path / "evals")
 
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"

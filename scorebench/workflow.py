@@ -1,19 +1,22 @@
-"""Stages of a run as library functions (train -> sample -> evaluate -> report)."""
+"""Stages of a run as library functions (train -> sample -> evaluate -> report).
+
+Sampling and evaluation work on cells (:mod:`scorebench.evals`): a run's config plus
+sampling overrides. ``scorebench run`` is the one-cell case of ``scorebench bench``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
-import torch
-
 from scorebench import distributed
+from scorebench.evals import Cell, make_cell
 from scorebench.runs import RunDir
 
 
-def _progress(enabled: bool):
-    """A rich progress bar on stderr (a no-op when disabled)."""
-    from contextlib import nullcontext
-
+def progress_bar(enabled: bool):
+    """A rich progress bar on stderr (None when disabled)."""
     if not enabled:
         return nullcontext(None)
     from rich.console import Console
@@ -22,98 +25,124 @@ def _progress(enabled: bool):
     return Progress(console=Console(stderr=True), transient=False)
 
 
-def sample_stage(
-    run: RunDir, *, n: int | None = None, device: str | None = None, quiet: bool = False
-) -> dict[str, Any]:
-    """Draw the run's samples (sharded across torchrun ranks) and save a grid of them."""
-    from scorebench.sample import load_samples, sample_run, save_grid
+def sample_cells(cells: Sequence[Cell], dist, device, bar=None) -> list[int]:
+    """Draw every cell's missing shards (this rank's share), then write each sampling
+    record on rank 0. Returns the samples drawn now per cell."""
+    from scorebench.evals import finish_sampling, sample_cell
 
-    config = run.load_config()
-    requested = device or config.runtime.device
-    dist = distributed.setup(requested)
-    try:
-        dev = distributed.resolve_device(requested, dist)
-        total = n or config.sample.n
-        with _progress(dist.is_main and not quiet) as bar:
-            task = bar.add_task("sample", total=total) if bar else None
-            record = sample_run(
-                run,
-                n=n,
-                device=dev,
+    drawn = []
+    for cell in cells:
+        task = bar.add_task(f"sample {cell.key[:8]}", total=cell.config.sample.n) if bar else None
+        drawn.append(
+            sample_cell(
+                cell,
+                device=device,
                 rank=dist.rank,
                 world_size=dist.world_size,
-                progress=(lambda k: bar.advance(task, k)) if bar else None,
+                progress=(lambda k, t=task: bar.advance(t, k)) if bar else None,
             )
+        )
         distributed.barrier(dist)
         if dist.is_main:
-            every = load_samples(run)
-            samples = torch.from_numpy(every[:64] if every.ndim == 4 else every[:2000])
-            if samples.dtype == torch.uint8:
-                samples = samples.float() / 255
-            save_grid(samples, run.path / "samples.png")
-        return record
-    finally:
-        distributed.teardown(dist)
+            finish_sampling(cell, device=device, world_size=dist.world_size)
+        distributed.barrier(dist)
+    return drawn
+
+
+def sample_stage(
+    run: RunDir, overrides: Sequence[str] = (), *, device: str | None = None, quiet: bool = False
+) -> dict[str, Any]:
+    """Draw the samples of one cell of ``run`` (sharded across torchrun ranks)."""
+    import json
+
+    cell = make_cell(run, overrides)
+    with distributed.session(device or cell.config.runtime.device) as (dist, dev):
+        with progress_bar(dist.is_main and not quiet) as bar:
+            drawn = sample_cells([cell], dist, dev, bar)[0]
+    record = json.loads((cell.samples / "samples.json").read_text())
+    return {**record, "drawn_now": drawn, "cell": cell.key, "path": str(cell.path)}
 
 
 def eval_stage(
     run: RunDir,
+    overrides: Sequence[str] = (),
     *,
     device: str | None = None,
     inception_weights: str | None = None,
     cross_check: bool | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Evaluate one sampled cell of ``run``; returns (record, whether it was cached)."""
+    from scorebench.evals import cached_result, evaluate_cell, plan
+
+    cell = make_cell(run, overrides)
+    check = cell.config.eval.cross_check if cross_check is None else cross_check
+    dev = str(distributed.resolve_device(device or cell.config.runtime.device, distributed.Dist()))
+    evaluation = plan(cell, device=dev, inception_weights=inception_weights, cross_check=check)
+    cached = cached_result(cell, evaluation.fingerprint, cross_check=check)
+    if cached is not None:
+        return cached, True
+    return evaluate_cell(cell, evaluation), False
+
+
+def report_stage(
+    run_dirs: list[RunDir], out_dir, *, baselines: list[str], records: list | None = None
 ) -> dict[str, Any]:
-    """Evaluate the run's samples; writes ``results.json`` and appends it to the history."""
-    import json
-
-    from scorebench.evaluate import evaluate_config
-    from scorebench.files import append_jsonl, atomic_write_json
-    from scorebench.sample import load_samples
-
-    config = run.load_config()
-    samples = load_samples(run)
-    dev = str(distributed.resolve_device(device or config.runtime.device, distributed.Dist()))
-    record = evaluate_config(
-        samples,
-        config,
-        device=dev,
-        inception_weights=inception_weights,
-        cross_check=config.eval.cross_check if cross_check is None else cross_check,
-    )
-    record["run"] = {
-        "path": str(run.path),
-        "recipe": config.recipe,
-        "dataset": config.dataset,
-        "sampling": json.loads((run.samples / "samples.json").read_text()),
-        "manifest": json.loads(run.manifest.read_text()),
-        "train_steps": config.train.steps,
-    }
-    atomic_write_json(run.results, record)
-    append_jsonl(run.path.parent / "history.jsonl", record)
-    return record
-
-
-def report_stage(run_dirs: list[RunDir], out_dir, *, baselines: list[str]) -> dict[str, Any]:
-    """Leaderboard of the runs' results beside the named baselines: Markdown, JSON, HTML."""
-    import json
+    """Leaderboard of every evaluation of the runs (or of ``records``) beside the named
+    baselines: Markdown, JSON, HTML."""
     from pathlib import Path
 
     from scorebench.errors import ScorebenchError
+    from scorebench.evals import run_results
     from scorebench.files import atomic_write_bytes, atomic_write_json
     from scorebench.report import html, leaderboard
     from scorebench.report.baselines import load_baselines
 
-    results = []
-    for run in run_dirs:
-        if not run.results.is_file():
-            raise ScorebenchError(f"{run.path} has no results.json: run `scorebench eval` first")
-        results.append(json.loads(run.results.read_text()))
-    board = leaderboard.build(results, load_baselines(baselines))
+    if records is None:
+        records = []
+        for run in run_dirs:
+            found = run_results(run)
+            if not found:
+                raise ScorebenchError(f"{run.path} has no evaluations: run `scorebench eval` first")
+            records += found
+    board = leaderboard.build(records, load_baselines(baselines))
     out = Path(out_dir)
     atomic_write_json(out / "leaderboard.json", board)
     atomic_write_bytes(out / "leaderboard.md", leaderboard.markdown(board).encode())
     atomic_write_bytes(out / "report.html", html.render(board, [r.path for r in run_dirs]).encode())
+    for name, png in html.nfe_plots(board).items():
+        atomic_write_bytes(out / name, png)
     return board
+
+
+def measure(
+    cells: Sequence[Cell],
+    *,
+    device: str,
+    inception_weights: str | None = None,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]] | None:
+    """Sample and evaluate ``cells``; a cell whose result exists is neither sampled nor
+    evaluated again. Under torchrun every rank samples, rank 0 evaluates and returns the
+    records (other ranks return None)."""
+    from scorebench.evals import cached_result, evaluate_cell, plan
+
+    with distributed.session(device) as (dist, dev):
+        plans = [plan(c, device=str(dev), inception_weights=inception_weights) for c in cells]
+        done = [cached_result(c, p.fingerprint) for c, p in zip(cells, plans, strict=True)]
+        todo = [c for c, r in zip(cells, done, strict=True) if r is None]
+        if len(todo) < len(cells):
+            log(f"{len(cells) - len(todo)} of {len(cells)} evaluations cached, skipped")
+        with progress_bar(dist.is_main and not quiet and bool(todo)) as bar:
+            overall = bar.add_task("cells", total=len(todo)) if bar else None
+            for cell in todo:
+                sample_cells([cell], dist, dev, bar)
+                if dist.is_main:
+                    i = cells.index(cell)
+                    done[i] = evaluate_cell(cell, plans[i])
+                if bar:
+                    bar.advance(overall)
+        return done if dist.is_main else None
 
 
 def run_pipeline(
@@ -128,7 +157,6 @@ def run_pipeline(
     """train -> sample -> eval -> report, skipping each stage whose artifacts exist.
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
-    import json
     import time
 
     from scorebench.components import check_components
@@ -153,23 +181,15 @@ def run_pipeline(
     if config.eval.select_every:
         select_stage(run, inception_weights=inception_weights, log=log)
     start = time.perf_counter()
-    if sample_stage(run)["drawn_now"]:
-        timings["sample_s"] = round(time.perf_counter() - start, 1)
-    else:  # every shard was already drawn with this spec
-        log("sample: done, skipped")
-
-    if not distributed.is_main_process():  # under torchrun, rank 0 evaluates and reports
+    records = measure(
+        [make_cell(run)],
+        device=config.runtime.device,
+        inception_weights=inception_weights,
+        log=lambda _: log("sample and eval: done (this spec was evaluated before), skipped"),
+    )
+    if records is None:  # a non-zero torchrun rank: rank 0 reports
         return {"board": {"groups": []}, "timings": timings, "report_dir": None}
-    meta = run.samples / "samples.json"
-    sampled = json.loads(meta.read_text())
-    current = json.loads(run.results.read_text()) if run.results.is_file() else None
-    if current and current.get("run", {}).get("sampling") == sampled:
-        log("eval: done, skipped")
-    else:
-        start = time.perf_counter()
-        eval_stage(run, inception_weights=inception_weights)
-        timings["eval_s"] = round(time.perf_counter() - start, 1)
-
+    timings["sample_eval_s"] = round(time.perf_counter() - start, 1)
     recipe = registry("recipes").load(config.recipe)()
     board = report_stage(
         [run], run.path / "report", baselines=recipe.baselines.get(config.dataset, [])
@@ -183,7 +203,7 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     written to ``selection.json`` for ``sample.checkpoint=best``."""
     import json
 
-    from scorebench.components import build_sampler
+    from scorebench.evals import sampler_component
     from scorebench.evaluate import evaluate_config
     from scorebench.files import atomic_write_json
     from scorebench.sample import draw_many, load_model
@@ -196,10 +216,10 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     if done.get("n") != n:
         done = {"values": {}}
     device = distributed.resolve_device(config.runtime.device, distributed.Dist())
-    sampler = build_sampler(config)
+    sampler = sampler_component(config)[1]
     metric = done.get("metric")
     for step in (s for s in steps if str(s) not in done["values"]):
-        model = load_model(run, device, str(step))
+        model = load_model(run, device, step)
         metric = "fid" if len(model.shape) == 3 else "swd"
         samples = draw_many(model, sampler, n, device)
         record = evaluate_config(

@@ -1,4 +1,11 @@
-"""Compare two results with thresholds: the hook for CI regression gates."""
+"""Compare two sets of results cell by cell with thresholds: the hook for CI regression gates.
+
+Both sides become leaderboards (a run directory, a bench or report directory, a
+``leaderboard.json`` or one result record). A row of BASE is compared with the row of NEW
+that has the same protocol fingerprint and the same spec (recipe, dataset, training step,
+sampler and its parameters, n, init, precision): where the runs live and the plugin's
+version do not matter, so a CI run in a temporary directory matches the committed board.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.errors import ScorebenchError
-from scorebench.report.leaderboard import LOWER_IS_BETTER
+from scorebench.report.leaderboard import LOWER_IS_BETTER, ORIGIN_RUN, build
 
 #: Without --threshold, these metrics are gated, each allowed to worsen by 10% (relative);
 #: the others are shown but not gated (near-zero metrics such as KID make relative noisy).
@@ -17,6 +24,7 @@ DEFAULT_GATES = {"fid": -0.10, "isc_mean": -0.10, "swd": -0.10, "mode_weight_err
 
 @dataclass
 class Change:
+    row: str
     metric: str
     base: float
     new: float
@@ -24,25 +32,71 @@ class Change:
     regressed: bool
 
 
-def load_result(path: str | Path, row: str | None = None) -> dict[str, Any]:
-    """A result record: a ``results.json``, a run directory, or a leaderboard JSON plus the
-    model name of one of its rows (``--row``; default: the first row from a run)."""
+def load_board(path: str | Path) -> dict[str, Any]:
+    """A leaderboard from a run directory, a bench/report directory, a leaderboard JSON or
+    a single result record."""
+    from scorebench.evals import run_results
+    from scorebench.runs import RunDir
+
     path = Path(path)
     if path.is_dir():
-        path = path / "results.json"
+        if (path / "evals").is_dir():
+            return build(run_results(RunDir(path)), [])
+        path = path / "leaderboard.json"
     if not path.is_file():
-        raise ScorebenchError(f"{path} does not exist: give a results.json, run dir or leaderboard")
+        raise ScorebenchError(
+            f"{path} does not exist: give a run directory, a bench directory, a "
+            "leaderboard.json or a result record"
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ScorebenchError(f"{path} is not valid JSON: {exc}") from exc
-    if "groups" not in data:
-        return data
-    for group in data["groups"]:
+    if not isinstance(data, dict) or not ("groups" in data or "fingerprint" in data):
+        raise ScorebenchError(f"{path} is neither a leaderboard nor a result record")
+    return data if "groups" in data else build([data], [])
+
+
+def _rows(board: dict[str, Any], model: str | None):
+    """(fingerprint, row) of a board's run rows, or of its rows named ``model``."""
+    for group in board["groups"]:
         for r in group["rows"]:
-            if (row is None and r["origin"] == "this run") or r["model"] == row:
-                return {"metrics": r["metrics"], "fingerprint": group["fingerprint"]}
-    raise ScorebenchError(f"leaderboard {path} has no row {row or '(from a run)'!r}")
+            if (r["origin"] == ORIGIN_RUN) if model is None else (r["model"] == model):
+                yield group["fingerprint"], r
+
+
+def _match_key(row: dict[str, Any]) -> str:
+    match = dict(row.get("match") or {})
+    sampler = dict(match.get("sampler") or {})
+    sampler.pop("plugin_version", None)
+    match["sampler"] = sampler
+    return json.dumps(match, sort_keys=True)
+
+
+def pairs(base: dict[str, Any], new: dict[str, Any], row: str | None = None):
+    """(base row, new row) pairs to compare. With ``row``, BASE's row of that model name is
+    compared with every run row of NEW under the same protocol."""
+    news = list(_rows(new, None))
+    found = []
+    for fingerprint, b in _rows(base, row):
+        for fp, n in news:
+            if fp == fingerprint and (row is not None or _match_key(b) == _match_key(n)):
+                found.append((b, n))
+    if found:
+        return found
+    base_fps = {fp for fp, _ in _rows(base, row)}
+    if not base_fps:
+        raise ScorebenchError(f"the base has no row {row or '(from a run)'!r} to compare")
+    if not base_fps & {fp for fp, _ in news}:
+        raise ScorebenchError(
+            f"the results were measured under different protocols (fingerprints "
+            f"{', '.join(sorted(base_fps))} vs {', '.join(sorted({fp for fp, _ in news})) or '-'}); "
+            "they are not comparable"
+        )
+    raise ScorebenchError(
+        "no row of the new results has the spec of a base row (same recipe, dataset, "
+        "training step, sampler and parameters, n, init and precision)"
+    )
 
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:
@@ -60,31 +114,29 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 
 def compare(
-    base: dict[str, Any], new: dict[str, Any], thresholds: dict[str, float]
+    base: dict[str, Any], new: dict[str, Any], thresholds: dict[str, float], row: str | None = None
 ) -> list[Change]:
-    """Changes of every numeric metric both have; a negative threshold is relative."""
-    if base.get("fingerprint") != new.get("fingerprint"):
-        raise ScorebenchError(
-            f"the results were measured under different protocols (fingerprints "
-            f"{base.get('fingerprint')} vs {new.get('fingerprint')}); they are not comparable"
-        )
+    """Changes of every numeric metric of every matched row pair; a negative threshold is
+    relative. ``base`` and ``new`` are leaderboards (:func:`load_board`)."""
     gates = thresholds or DEFAULT_GATES
-    unknown = set(thresholds) - set(base["metrics"])
-    if unknown:
-        raise ScorebenchError(
-            f"--threshold for {', '.join(sorted(unknown))}: not in the results; they have "
-            f"{', '.join(sorted(base['metrics']))}"
-        )
     changes = []
-    for metric, b in base["metrics"].items():
-        n = new["metrics"].get(metric)
-        if not isinstance(b, (int, float)) or not isinstance(n, (int, float)):
-            continue
-        limit = gates.get(metric)
-        if limit is None:
-            changes.append(Change(metric, b, n, None, False))
-            continue
-        allowed = abs(b) * -limit if limit < 0 else limit
-        worse = (n - b) if metric in LOWER_IS_BETTER else (b - n)
-        changes.append(Change(metric, b, n, allowed, worse > allowed))
+    for b, n in pairs(base, new, row):
+        unknown = set(thresholds) - set(b["metrics"])
+        if unknown:
+            raise ScorebenchError(
+                f"--threshold for {', '.join(sorted(unknown))}: not in the results; they have "
+                f"{', '.join(sorted(b['metrics']))}"
+            )
+        label = f"{n['model']} / {n.get('sampler_label') or n.get('sampler') or '-'}"
+        for metric, old in b["metrics"].items():
+            value = n["metrics"].get(metric)
+            if not isinstance(old, (int, float)) or not isinstance(value, (int, float)):
+                continue
+            limit = gates.get(metric)
+            if limit is None:
+                changes.append(Change(label, metric, old, value, None, False))
+                continue
+            allowed = abs(old) * -limit if limit < 0 else limit
+            worse = (value - old) if metric in LOWER_IS_BETTER else (old - value)
+            changes.append(Change(label, metric, old, value, allowed, worse > allowed))
     return changes

@@ -1,8 +1,15 @@
-"""Leaderboards: run results and baselines grouped by protocol, never ranked across them."""
+"""Leaderboards: evaluations and baselines grouped by protocol, never ranked across them.
+
+Inside a protocol group, the evaluations of one cell spec that differ only in their seed
+form one row: each metric is the mean over seeds with a 95% Student-t interval.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from scorebench.metrics.protocol import protocol_fingerprint
 
 #: Metrics where lower is better; every other metric is higher-is-better.
 LOWER_IS_BETTER = {"fid", "kid_mean", "swd", "mmd2", "mode_weight_error"}
@@ -18,23 +25,125 @@ LABELS = {
     "swd": "SWD",
     "mmd2": "MMD^2",
 }
+ORIGIN_RUN = "run"
 
 
-def _result_row(record: dict[str, Any]) -> dict[str, Any]:
-    run = record.get("run", {})
-    sampling = run.get("sampling", {})
-    return {
-        "model": f"{run.get('recipe', '?')} ({run.get('path', '?')})",
-        "origin": "this run",
-        "metrics": record["metrics"],
-        "n_samples": record.get("n_samples"),
-        "nfe": sampling.get("nfe_per_sample"),
-        "source": run.get("path"),
-    }
+def interval95(values: list[float]) -> float | None:
+    """Half-width of the 95% Student-t interval of the mean (None for one value)."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return float(t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
+
+
+def _row_spec(record: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a row: the cell's sampling spec without its seed (and the run)."""
+    spec = dict(record.get("cell", {}).get("spec") or {})
+    spec.pop("seed", None)
+    return {"run": record.get("run", {}).get("path"), "spec": spec}
+
+
+def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (run, spec without seed), seeds aggregated."""
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        buckets.setdefault(protocol_fingerprint(_row_spec(record)), []).append(record)
+    rows = []
+    for bucket in buckets.values():
+        bucket.sort(key=lambda r: r.get("cell", {}).get("spec", {}).get("seed", 0))
+        first = bucket[0]
+        run = first.get("run", {})
+        spec = first.get("cell", {}).get("spec", {})
+        sampling = [r.get("cell", {}).get("sampling", {}) for r in bucket]
+        metrics, intervals = {}, {}
+        for key, value in first["metrics"].items():
+            values = [r["metrics"].get(key) for r in bucket]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                metrics[key] = sum(values) / len(values)
+                intervals[key] = interval95(values)
+            else:
+                metrics[key] = value
+        source = spec.get("source", {})
+        rows.append(
+            {
+                "model": run.get("name") or run.get("path") or "?",
+                "step": source.get("step"),
+                "origin": ORIGIN_RUN,
+                "sampler": spec.get("sampler", {}).get("name", "?"),
+                "sampler_params": spec.get("sampler", {}).get("params", {}),
+                "metrics": metrics,
+                "intervals": intervals,
+                "seeds": [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket],
+                "n_samples": first.get("n_samples"),
+                "nfe": sampling[0].get("nfe_per_sample"),
+                "samples_per_s": _mean([s.get("samples_per_s") for s in sampling]),
+                "wall_s": _mean(
+                    [(s.get("seconds") or 0) + (r.get("seconds") or 0) for s, r in zip(sampling, bucket, strict=True)]
+                ),
+                "source": run.get("path"),
+                "cells": [r.get("cell", {}).get("key") for r in bucket],
+                "grid": _grid_path(run.get("path"), first.get("cell", {}).get("sampling_key")),
+                "match": {
+                    "recipe": run.get("recipe"),
+                    "dataset": run.get("dataset"),
+                    "step": source.get("step"),
+                    **{k: v for k, v in spec.items() if k != "source"},
+                },
+            }
+        )
+    return rows
+
+
+def _grid_path(run_path: str | None, sampling_key: str | None) -> str | None:
+    """The sample grid of a cell (scorebench.evals layout)."""
+    if not run_path or not sampling_key:
+        return None
+    return f"{run_path}/evals/{sampling_key}/samples.png"
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return sum(numbers) / len(numbers) if numbers else None
+
+
+def _baseline_rows(table: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(group key, protocol label, dataset, row) for each row of a baseline table."""
+    out = []
+    for row in table["rows"]:
+        if table.get("origin") == "paper":
+            key = f"paper:{table['id']}"
+            label = table["protocol"]["description"]
+            cite = table["source"]
+            source = f"{cite.get('paper', '')} {cite.get('table', '')}".strip()
+        else:
+            key = row["fingerprint"]
+            label = describe(row["protocol"], row["n_samples"])
+            source = table["source"].get("command", "")
+        out.append(
+            (
+                key,
+                label,
+                table.get("dataset", "?"),
+                {
+                    "model": row["model"] + (" (conditional)" if row.get("conditional") else ""),
+                    "origin": "paper" if table.get("origin") == "paper" else "measured",
+                    "sampler": None,
+                    "metrics": row["metrics"],
+                    "intervals": {},
+                    "n_samples": row.get("n_samples"),
+                    "nfe": row.get("nfe"),
+                    "source": source,
+                },
+            )
+        )
+    return out
 
 
 def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[str, Any]:
-    """Group run results and baseline rows by protocol fingerprint; rank inside groups."""
+    """Group evaluation records and baseline rows by protocol fingerprint; rank inside groups."""
     groups: dict[str, dict[str, Any]] = {}
 
     def group(key: str, label: str, dataset: str) -> dict[str, Any]:
@@ -42,31 +151,16 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
             key, {"fingerprint": key, "protocol": label, "dataset": dataset, "rows": []}
         )
 
+    by_fingerprint: dict[str, list[dict[str, Any]]] = {}
     for record in results:
-        g = group(record["fingerprint"], _describe(record), record.get("dataset", "?"))
-        g["rows"].append(_result_row(record))
+        by_fingerprint.setdefault(record["fingerprint"], []).append(record)
+    for fingerprint, records in by_fingerprint.items():
+        first = records[0]
+        g = group(fingerprint, describe(first["protocol"], first["n_samples"]), first.get("dataset", "?"))
+        g["rows"] += _run_rows(records)
     for table in tables:
-        for row in table["rows"]:
-            if table.get("origin") == "paper":
-                key = f"paper:{table['id']}"
-                label = table["protocol"]["description"]
-                cite = table["source"]
-                source = f"{cite.get('paper', '')} {cite.get('table', '')}".strip()
-            else:
-                key = row["fingerprint"]
-                label = _describe({"protocol": row["protocol"], "n_samples": row["n_samples"]})
-                source = table["source"].get("command", "")
-            g = group(key, label, table.get("dataset", "?"))
-            g["rows"].append(
-                {
-                    "model": row["model"] + (" (conditional)" if row.get("conditional") else ""),
-                    "origin": "paper" if table.get("origin") == "paper" else "scorebench-measured",
-                    "metrics": row["metrics"],
-                    "n_samples": row.get("n_samples"),
-                    "nfe": row.get("nfe"),
-                    "source": source,
-                }
-            )
+        for key, label, dataset, row in _baseline_rows(table):
+            group(key, label, dataset)["rows"].append(row)
     for g in groups.values():
         g["columns"] = [c for c in COLUMNS if any(c in r["metrics"] for r in g["rows"])]
         if g["columns"]:
@@ -76,24 +170,39 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
                 key=lambda r: (r["metrics"].get(key) is None, sign * (r["metrics"].get(key) or 0))
             )
             g["ranked_by"] = key
-    # Groups holding this run's results first.
+        _label_samplers(g["rows"])
+    # Groups holding evaluations of runs first.
     ordered = sorted(
-        groups.values(), key=lambda g: not any(r["origin"] == "this run" for r in g["rows"])
+        groups.values(), key=lambda g: not any(r["origin"] == ORIGIN_RUN for r in g["rows"])
     )
     return {"groups": ordered}
 
 
-def _describe(record: dict[str, Any]) -> str:
-    protocol = record.get("protocol", {})
+def _label_samplers(rows: list[dict[str, Any]]) -> None:
+    """``sampler_label``: the name plus the parameters that differ between the group's rows
+    of that sampler (the full parameters are in the JSON)."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("sampler"):
+            by_name.setdefault(r["sampler"], []).append(r)
+    for name, same in by_name.items():
+        keys = sorted({k for r in same for k in r["sampler_params"]})
+        varying = [k for k in keys if len({repr(r["sampler_params"].get(k)) for r in same}) > 1]
+        for r in same:
+            shown = ", ".join(f"{k}={_fmt(r['sampler_params'].get(k))}" for k in varying)
+            r["sampler_label"] = f"{name} ({shown})" if shown else name
+
+
+def describe(protocol: dict[str, Any], n_samples: Any) -> str:
     if protocol.get("kind") == "points":
         return (
             f"points: {', '.join(protocol.get('metrics', []))}; "
-            f"n={record.get('n_samples')} vs {protocol.get('reference', {}).get('split', '?')}"
+            f"n={n_samples} vs {protocol.get('reference', {}).get('split', '?')}"
         )
     extractor = protocol.get("extractor", {}).get("name", "?")
-    reference = protocol.get("reference", {})
+    reference = protocol.get("reference") or {}
     return (
-        f"{extractor} features, {protocol.get('engine', '?')}; n={record.get('n_samples')} "
+        f"{extractor} features, {protocol.get('engine', '?')}; n={n_samples} "
         f"vs {reference.get('dataset', '?')} {reference.get('split', '?')} "
         f"(n={reference.get('n_reference', '?')})"
     )
@@ -109,21 +218,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _metric_cell(row: dict[str, Any], key: str) -> str:
+    value, half = row["metrics"].get(key), row.get("intervals", {}).get(key)
+    return _fmt(value) + (f" ± {half:.2g}" if half is not None else "")
+
+
 def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]]]:
-    """One group as text: the headers, and per row its cells and whether it is this run."""
-    heads = ["#", "model", "origin", *[LABELS[c] for c in group["columns"]], "n", "NFE"]
+    """One group as text: the headers, and per row its cells and whether it is a run's."""
+    heads = ["#", "model", "sampler", "NFE", *[LABELS[c] for c in group["columns"]]]
+    heads += ["seeds", "samples/s", "wall s"]  # n is in the protocol: the same for all
     rows = []
     for i, r in enumerate(group["rows"], 1):
-        metrics = [_fmt(r["metrics"].get(c)) for c in group["columns"]]
+        is_run = r["origin"] == ORIGIN_RUN
+        model = f"{r['model']} @{r['step']}" if is_run else f"{r['model']} [{r['origin']}]"
         cells = [
             str(i),
-            r["model"],
-            r["origin"],
-            *metrics,
-            _fmt(r.get("n_samples")),
+            model,
+            r.get("sampler_label") or "-",
             _fmt(r.get("nfe")),
+            *[_metric_cell(r, c) for c in group["columns"]],
+            str(len(r["seeds"])) if is_run else "-",
+            _fmt(r.get("samples_per_s")),
+            _fmt(round(r["wall_s"], 1)) if r.get("wall_s") is not None else "-",
         ]
-        rows.append((cells, r["origin"] == "this run"))
+        rows.append((cells, is_run))
     return heads, rows
 
 
@@ -133,40 +251,50 @@ def markdown(board: dict[str, Any]) -> str:
     for g in board["groups"]:
         ranked = f", ranked by {LABELS[g['ranked_by']]}" if g.get("ranked_by") else ""
         lines += [
-            f"## {g['dataset']}: {g['protocol']}",
+            f"## {_md_escape(g['dataset'])}: {_md_escape(g['protocol'])}",
             "",
-            f"fingerprint `{g['fingerprint']}`{ranked}",
+            f"fingerprint `{g['fingerprint']}`{ranked}; mean ± 95% interval over seeds",
             "",
         ]
         heads, rows = table(g)
         lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         for cells, is_run in rows:
+            cells = [_md_escape(c) for c in cells]
             if is_run:
                 cells = [cells[0], f"**{cells[1]}**", *cells[2:]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(
         "Numbers of different protocols (fingerprints) are not comparable and are "
-        "never ranked together. Paper rows were typed in from the cited tables; "
-        "scorebench-measured rows are recomputed by `scorebench baselines compute`."
+        "never ranked together. [paper] rows were typed in from the cited tables; "
+        "[measured] rows are recomputed by `scorebench baselines compute`."
     )
     return "\n".join(lines) + "\n"
 
 
+def _md_escape(text: str) -> str:
+    """User text as inert Markdown table content (GitHub renders inline HTML)."""
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, safe)
+    return text
+
+
 def rich_tables(board: dict[str, Any]) -> list[Any]:
     from rich.table import Table
+    from rich.text import Text
 
     tables = []
     for g in board["groups"]:
         t = Table(
-            title=f"{g['dataset']}: {g['protocol']}",
+            title=Text(f"{g['dataset']}: {g['protocol']}"),
             title_justify="left",
-            caption=f"fingerprint {g['fingerprint']}",
+            caption=f"fingerprint {g['fingerprint']}; mean ± 95% interval over seeds",
         )
         heads, rows = table(g)
-        for head in heads:
-            t.add_column(head)
+        for i, head in enumerate(heads):  # wrap long names instead of cutting them
+            t.add_column(head, overflow="fold", min_width=12 if i in (1, 2) else None)
         for cells, is_run in rows:
-            t.add_row(*cells, style="bold green" if is_run else None)
+            # Text, not markup: names come from users and may hold [brackets].
+            t.add_row(*map(Text, cells), style="bold green" if is_run else None)
         tables.append(t)
     return tables

@@ -35,6 +35,12 @@ DIGITS = [
 ]
 
 
+def result_of(run_dir):
+    """The one evaluation record of a run directory."""
+    (path,) = (run_dir / "evals").glob("*/results/*.json")
+    return path, json.loads(path.read_text())
+
+
 def scorebench(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "scorebench.cli", *args],
@@ -55,30 +61,32 @@ def toy_run(tmp_path_factory):
 
 def test_toy_run_writes_results_and_a_leaderboard(toy_run):
     root, result = toy_run
-    record = json.loads((root / "toy" / "results.json").read_text())
+    _, record = result_of(root / "toy")
     assert record["kind"] == "points" and record["n_samples"] == 500
     assert 0 <= record["metrics"]["mode_weight_error"] <= 1
-    assert record["run"]["sampling"]["nfe_per_sample"] == 10 * 20
+    assert record["cell"]["sampling"]["nfe_per_sample"] == 10 * 20
+    assert record["cell"]["spec"]["sampler"]["name"] == "annealed_langevin"
+    assert record["run"]["manifest"]["seed"] == 0
     md = (root / "toy" / "report" / "leaderboard.md").read_text()
-    assert "| 1 |" in md and "this run" in md
+    assert "| 1 |" in md and "**toy @300**" in md and "annealed_langevin" in md
     assert "real data (held-out test split)" in md  # measured baselines, same protocol
     assert "mode weight err" in md
     page = (root / "toy" / "report" / "report.html").read_text()
     assert "data:image/png;base64," in page and "training loss" in page
-    assert "this run" in result.stdout  # the rich table at the end
+    assert "toy @300" in result.stdout  # the rich table at the end
     history = (root / "history.jsonl").read_text().splitlines()
     assert json.loads(history[-1])["fingerprint"] == record["fingerprint"]
 
 
 def test_rerunning_skips_finished_stages(toy_run):
     root, _ = toy_run
-    results = root / "toy" / "results.json"
+    results, _ = result_of(root / "toy")
     before = results.stat().st_mtime_ns
     time.sleep(0.01)
     again = scorebench("run", "ncsn", "--dataset", "toy-gmm", "--run-dir", "toy", *TOY, cwd=root)
     assert again.returncode == 0, again.stderr
-    for stage in ("train", "sample", "eval"):
-        assert f"{stage}: done" in again.stderr
+    for stage in ("train:", "sample and eval:"):
+        assert f"{stage} done" in again.stderr
     assert results.stat().st_mtime_ns == before
 
 
@@ -86,7 +94,7 @@ def test_compare_passes_on_equal_and_fails_on_an_injected_regression(toy_run):
     root, _ = toy_run
     same = scorebench("compare", "toy", "toy", cwd=root)
     assert same.returncode == 0, same.stdout + same.stderr
-    worse = json.loads((root / "toy" / "results.json").read_text())
+    worse = result_of(root / "toy")[1]
     worse["metrics"]["mode_weight_error"] += 0.2
     (root / "worse.json").write_text(json.dumps(worse))
     gated = scorebench(
@@ -99,7 +107,7 @@ def test_compare_passes_on_equal_and_fails_on_an_injected_regression(toy_run):
 
 def test_compare_refuses_results_of_different_protocols(toy_run, tmp_path):
     root, _ = toy_run
-    other = json.loads((root / "toy" / "results.json").read_text())
+    other = result_of(root / "toy")[1]
     other["fingerprint"] = "0000000000000000"
     (tmp_path / "other.json").write_text(json.dumps(other))
     result = scorebench("compare", str(root / "toy"), str(tmp_path / "other.json"), cwd=root)
@@ -111,10 +119,11 @@ def test_tiny_digits_run_end_to_end(tmp_path):
         "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((tmp_path / "d" / "results.json").read_text())
+    _, record = result_of(tmp_path / "d")
     assert {"isc_mean", "fid", "kid_mean"} <= set(record["metrics"])
     assert record["protocol"]["extractor"]["name"] == "digits-cnn"
-    assert (tmp_path / "d" / "samples.png").stat().st_size > 0
+    grid = tmp_path / "d" / "evals" / record["cell"]["sampling_key"] / "samples.png"
+    assert grid.stat().st_size > 0
     assert "data:image/png;base64," in (tmp_path / "d" / "report" / "report.html").read_text()
 
 
@@ -159,6 +168,6 @@ def test_checkpoint_selection_picks_the_best_step_and_samples_from_it(tmp_path):
     assert set(selection["values"]) == {"2", "4"}
     best = min(selection["values"], key=selection["values"].get)
     assert selection["best_step"] == int(best)
-    sampled = json.loads((tmp_path / "d" / "samples" / "samples.json").read_text())
+    sampled = result_of(tmp_path / "d")[1]["cell"]["sampling"]
     assert sampled["checkpoint_step"] == selection["best_step"]
     assert "fid vs training step" in (tmp_path / "d" / "report" / "report.html").read_text()

@@ -8,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+from scorebench.errors import ConfigError
+from scorebench.evals import SHARD, load_samples, make_cell
 from scorebench.recipes import resolve_config
 from scorebench.runs import RunDir
-from scorebench.sample import SHARD, load_samples, sample_run
 from scorebench.train import train
+from scorebench.workflow import sample_stage
 
 TINY = [
     "network.params.ngf=4",
@@ -35,34 +37,76 @@ def trained(tmp_path_factory):
 def _copy(run, tmp_path, name):
     target = RunDir(tmp_path / name)
     shutil.copytree(run.path, target.path)
-    shutil.rmtree(target.samples, ignore_errors=True)
+    shutil.rmtree(target.evals, ignore_errors=True)
     return target
 
 
-def test_sampling_records_nfe_and_throughput(trained, tmp_path):
-    import torch
+def _sample(run, *overrides):
+    return sample_stage(run, list(overrides), device="cpu", quiet=True)
 
+
+def test_sampling_records_nfe_and_throughput(trained, tmp_path):
     run = _copy(trained, tmp_path, "a")
-    record = sample_run(run, device=torch.device("cpu"))
+    record = _sample(run)
     assert record["n"] == 30 and record["shards"] == 4
     assert record["nfe_per_sample"] == 10 * 2
     assert record["samples_per_s"] > 0 and record["nfe_per_s"] > 0
-    samples = load_samples(run)
+    samples = load_samples(make_cell(run))
     assert samples.shape == (30, 1, 8, 8) and samples.dtype == np.uint8
 
 
-def test_an_interrupted_job_resumes_without_redoing_finished_shards(trained, tmp_path):
-    import torch
+def test_the_spec_names_source_sampler_and_settings(trained, tmp_path):
+    run = _copy(trained, tmp_path, "spec")
+    cell = make_cell(run)
+    spec = cell.spec
+    assert spec["source"]["step"] == 2 and len(spec["source"]["weights_sha256"]) == 64
+    assert spec["sampler"]["name"] == "annealed_langevin"
+    assert spec["sampler"]["plugin"] == "ncsn" and spec["sampler"]["plugin_version"] != "?"
+    # every parameter, defaults included: spelling out a default is the same cell
+    assert spec["sampler"]["params"]["convention"] == "code"
+    assert make_cell(run, ["sample.sampler.params.convention=code"]).key == cell.key
+    assert (spec["n"], spec["seed"], spec["precision"]) == (30, 0, "fp32")
+    assert make_cell(run, ["sample.seed=1"]).key != cell.key
+    with pytest.raises(ConfigError, match="train.lr"):
+        make_cell(run, ["train.lr=0.1"])  # changes training, not sampling
 
+
+def test_another_sampler_spec_never_touches_the_first(trained, tmp_path):
+    run = _copy(trained, tmp_path, "two")
+    _sample(run)
+    first = make_cell(run)
+    stamps = {p.name: p.stat().st_mtime_ns for p in first.samples.iterdir()}
+    other = _sample(run, "sample.sampler.params.steps_per_level=1")
+    assert other["nfe_per_sample"] == 10 and other["path"] != str(first.path)
+    assert {p.name: p.stat().st_mtime_ns for p in first.samples.iterdir()} == stamps
+    assert len(list(run.evals.iterdir())) == 2
+
+
+def test_an_interrupted_job_resumes_without_redoing_finished_shards(trained, tmp_path):
     run = _copy(trained, tmp_path, "b")
-    sample_run(run, device=torch.device("cpu"))
-    full = load_samples(run)
-    (run.samples / SHARD.format(2)).unlink()  # killed before shard 2 was written
-    kept = {k: (run.samples / SHARD.format(k)).stat().st_mtime_ns for k in (0, 1, 3)}
-    record = sample_run(run, device=torch.device("cpu"))
+    _sample(run)
+    cell = make_cell(run)
+    full = load_samples(cell)
+    shard = cell.samples / (SHARD.format(2) + ".npy")
+    shard.unlink()  # killed before shard 2 was written
+    (cell.samples / "samples.json").unlink()
+    kept = {k: (cell.samples / (SHARD.format(k) + ".npy")).stat().st_mtime_ns for k in (0, 1, 3)}
+    record = _sample(run)
     assert record["drawn_now"] == 8  # only the missing shard
-    assert {k: (run.samples / SHARD.format(k)).stat().st_mtime_ns for k in kept} == kept
-    assert np.array_equal(load_samples(run), full)
+    assert record["nfe_per_sample"] == 20 and record["seconds"] > 0  # from every shard's log
+    assert {k: (cell.samples / (SHARD.format(k) + ".npy")).stat().st_mtime_ns for k in kept} == kept
+    assert np.array_equal(load_samples(cell), full)
+
+
+def test_a_damaged_shard_is_drawn_again(trained, tmp_path):
+    run = _copy(trained, tmp_path, "damaged")
+    _sample(run)
+    cell = make_cell(run)
+    full = load_samples(cell)
+    (cell.samples / (SHARD.format(1) + ".npy")).write_bytes(b"\x93NUMPY torn")
+    (cell.samples / "samples.json").unlink()
+    assert _sample(run)["drawn_now"] == 8
+    assert np.array_equal(load_samples(cell), full)
 
 
 @pytest.mark.slow
@@ -95,17 +139,17 @@ def test_one_process_and_two_gloo_ranks_draw_identical_samples(trained, tmp_path
         timeout=300,
     )
     assert two.returncode == 0, two.stderr[-3000:]
-    assert np.array_equal(load_samples(single), load_samples(double))
-    assert (double.path / "samples.png").stat().st_size > 0
+    assert np.array_equal(load_samples(make_cell(single)), load_samples(make_cell(double)))
+    assert make_cell(double).grid.stat().st_size > 0
 
 
-def test_shards_of_another_checkpoint_are_not_reused(trained, tmp_path):
-    import torch
-
+def test_another_checkpoint_is_another_cell(trained, tmp_path):
     run = _copy(trained, tmp_path, "c")
-    sample_run(run, device=torch.device("cpu"))
-    before = load_samples(run)
+    _sample(run)
+    before = make_cell(run)
     train(resolve_config("ncsn", "digits", overrides=[*TINY, "train.steps=4"]), run, quiet=True)
-    record = sample_run(run, device=torch.device("cpu"))
+    record = _sample(run)
     assert record["checkpoint_step"] == 4 and record["drawn_now"] == 30
-    assert not np.array_equal(load_samples(run), before)
+    after = make_cell(run)
+    assert after.key != before.key
+    assert not np.array_equal(load_samples(after), load_samples(before))  # both kept

@@ -1,0 +1,224 @@
+"""``scorebench bench``: a matrix of score sources x samplers x parameter grids x seeds.
+
+Each point of the matrix is a cell (:mod:`scorebench.evals`), cached under its run by its
+full spec: a killed bench, rerun, computes only the cells that are missing, and a finished
+bench computes nothing and prints the same table. A spec file (YAML or TOML)::
+
+    sources: [runs/ncsn-digits]          # trained run directories
+    samplers:
+      - name: annealed_langevin
+        grid: {steps_per_level: [5, 10, 20]}   # one cell per value (product over keys)
+        params: {step_lr: 1.0e-4}              # fixed for every cell of this sampler
+      - name: my_sampler                       # any registered sampler, a plugin's too
+    seeds: 3                              # 0, 1, 2; or a list such as [0, 7, 11]
+    n: 360                                # samples per cell (default: each run's sample.n)
+    set: ["eval.reference_count=1000"]    # sample.* / eval.* overrides for every cell
+
+The flags give the common case without a file; on the command line a sampler is
+``NAME[:KEY=V1,V2,...]...``, e.g. ``annealed_langevin:steps_per_level=5,10,20``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scorebench.errors import ConfigError
+
+
+class SamplerGrid(BaseModel):
+    """One sampler of a bench: fixed parameters and a grid of values to sweep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"the grid of {key!r} is empty: give at least one value")
+        return grid
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every parameter combination of the grid, over the fixed parameters."""
+        keys = list(self.grid)
+        return [
+            {**self.params, **dict(zip(keys, values, strict=True))}
+            for values in itertools.product(*(self.grid[k] for k in keys))
+        ]
+
+
+class BenchSpec(BaseModel):
+    """What a bench measures. Every field is checked before anything is computed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[str] = []
+    samplers: list[SamplerGrid] = []  # none: each run's own sampler
+    seeds: int | list[int] = 1
+    n: int | None = Field(default=None, gt=0)
+    set: list[str] = []
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: int | list[int]) -> int | list[int]:
+        if isinstance(seeds, int):
+            if seeds < 1:
+                raise ValueError(f"a seed count must be >= 1, got {seeds}")
+            return seeds
+        if not seeds:
+            raise ValueError("the seed list is empty")
+        if any(s < 0 for s in seeds):
+            raise ValueError(f"seeds must be >= 0, got {seeds}")
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            raise ValueError(f"seed(s) {repeated} are listed twice: each seed is one cell")
+        return seeds
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+def _validated(data: Any, where: str) -> BenchSpec:
+    try:
+        return BenchSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from exc
+
+
+def parse_sampler(text: str) -> dict[str, Any]:
+    """``NAME[:KEY=V1,V2,...]...`` -> a sampler grid (values are YAML scalars)."""
+    import yaml
+
+    name, *parts = text.split(":")
+    grid: dict[str, list[Any]] = {}
+    for part in parts:
+        key, sep, values = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--sampler {text!r}: expected NAME[:KEY=V1,V2,...], e.g. "
+                "annealed_langevin:steps_per_level=5,10,20"
+            )
+        try:
+            grid[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--sampler {text!r}: a value is not valid YAML ({exc})") from exc
+    return {"name": name.strip(), "grid": grid}
+
+
+def parse_seeds(text: str) -> int | list[int]:
+    """``3`` (seeds 0, 1, 2) or ``0,7,11`` (those seeds)."""
+    try:
+        if "," in text:
+            return [int(s) for s in text.split(",") if s.strip()]
+        return int(text)
+    except ValueError as exc:
+        raise ConfigError(f"--seeds {text!r}: give a count (3) or a list (0,7,11)") from exc
+
+
+def load_spec(
+    file: str | None,
+    *,
+    sources: list[str] = (),
+    samplers: list[str] = (),
+    seeds: str | None = None,
+    n: int | None = None,
+    overrides: list[str] = (),
+) -> BenchSpec:
+    """The bench spec from an optional file, then the flags (sources and samplers add to
+    the file's; seeds and n replace them)."""
+    from scorebench.config import read_file
+
+    data: dict[str, Any] = read_file(file) if file else {}
+    where = f"bench spec {file!r}" if file else "bench options"
+    if not isinstance(data.get("sources", []), list) or not isinstance(data.get("samplers", []), list):
+        raise ConfigError(f"{where}: sources and samplers must be lists")
+    data["sources"] = [*data.get("sources", []), *sources]
+    data["samplers"] = [*data.get("samplers", []), *map(parse_sampler, samplers)]
+    data["set"] = [*data.get("set", []), *overrides]
+    if seeds is not None:
+        data["seeds"] = parse_seeds(seeds)
+    if n is not None:
+        data["n"] = n
+    spec = _validated(data, where)
+    if not spec.sources:
+        raise ConfigError(f"{where}: no score source; give run directories")
+    return spec
+
+
+def cell_overrides(spec: BenchSpec) -> list[list[str]]:
+    """The ``key=value`` overrides of every cell of the matrix, for one source."""
+
+    def setting(key: str, value: Any) -> str:
+        return f"{key}={json.dumps(value)}"  # JSON is YAML: the value round-trips exactly
+
+    samplers: list[list[str]] = [] if spec.samplers else [[]]  # [[]]: the run's own
+    for grid in spec.samplers:
+        for params in grid.points():
+            samplers.append(
+                [setting("sample.sampler.name", grid.name)]
+                + [setting(f"sample.sampler.params.{k}", v) for k, v in params.items()]
+            )
+    common = list(spec.set) + ([setting("sample.n", spec.n)] if spec.n else [])
+    return [
+        common + sampler + [setting("sample.seed", seed)]
+        for sampler in samplers
+        for seed in spec.seed_list()
+    ]
+
+
+def plan_cells(spec: BenchSpec) -> list[Any]:
+    """Every cell of the bench, built (names, parameters, checkpoints checked) before any
+    is computed."""
+    from scorebench.evals import make_cell
+    from scorebench.runs import RunDir
+
+    cells = []
+    for source in spec.sources:
+        run = RunDir(source)
+        run.load_config()  # a clear error when it is not a run directory
+        for overrides in cell_overrides(spec):
+            cell = make_cell(run, overrides)
+            if all(c.path != cell.path for c in cells):
+                cells.append(cell)
+    return cells
+
+
+def run_bench(
+    spec: BenchSpec,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    inception_weights: str | None = None,
+    log=print,
+) -> dict[str, Any] | None:
+    """Measure every cell (cached ones are skipped) and write the leaderboard to
+    ``out_dir``. Returns the board (None on non-zero torchrun ranks)."""
+    from scorebench.files import atomic_write_json
+    from scorebench.plugins import registry
+    from scorebench.workflow import measure, report_stage
+
+    cells = plan_cells(spec)
+    log(f"bench: {len(cells)} cells ({len(spec.sources)} sources)")
+    records = measure(cells, device=device, inception_weights=inception_weights, log=log)
+    if records is None:
+        return None
+    baselines: list[str] = []
+    for cell in cells:
+        recipe = registry("recipes").load(cell.config.recipe)()
+        baselines += [b for b in recipe.baselines.get(cell.config.dataset, []) if b not in baselines]
+    runs = list({str(c.run.path): c.run for c in cells}.values())
+    out = Path(out_dir)
+    atomic_write_json(out / "bench.json", {"spec": spec.model_dump(), "cells": [c.key for c in cells]})
+    return report_stage(runs, out, baselines=baselines, records=records)

@@ -1,0 +1,358 @@
+"""Evaluations keyed by their full spec: the cells of a benchmark.
+
+A *cell* is one evaluation: a score source (a run's checkpoint, identified by the SHA-256
+of its weights) x a sampler (name, every parameter, the plugin that provides it and its
+version) x n x seed x chain initialisation x precision, measured under one metric protocol.
+The samples depend on everything but the protocol, so they live in a directory named by the
+hash of the *sampling spec*; each protocol's result lives beside them, named by its
+fingerprint::
+
+    RUN/evals/<sampling key>/
+        spec.json                    the sampling spec (the key is its hash)
+        samples/shard-XXXXX.npy      uint8 images or float32 points; shard k seeded by (seed, k)
+        samples/shard-XXXXX.json     that shard's NFE and drawing time
+        samples/samples.json         the sampling record (written when every shard is there)
+        samples.png                  a grid (images) or scatter (points) of the samples
+        results/<fingerprint>.json   the evaluation record of one protocol
+
+The cell key is the hash of (sampling spec, fingerprint); it is in every record. A spec's
+directory is never deleted or overwritten by another spec: trying a new sampler on a run
+adds cells beside the old ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scorebench.config import RunConfig, build_config
+from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.files import append_jsonl, atomic_write, atomic_write_json
+from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
+from scorebench.runs import RunDir
+
+SPEC_FORMAT = 1
+SHARD = "shard-{:05d}"
+#: Keys a cell may set over its run's config: they change how samples are drawn and
+#: measured, never the trained network.
+CELL_KEYS = (
+    "sample.",
+    "eval.",
+    "runtime.precision",
+    "runtime.device",
+    "runtime.channels_last",
+)
+
+
+@dataclass
+class Cell:
+    """One sampling spec of one run (the cell's result also needs a protocol)."""
+
+    run: RunDir
+    config: RunConfig  # the run's config with this cell's sampling settings
+    step: int
+    shape: tuple[int, ...]
+    spec: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return protocol_fingerprint(self.spec)
+
+    @property
+    def path(self) -> Path:
+        return self.run.evals / self.key
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def grid(self) -> Path:
+        return self.path / "samples.png"
+
+    def result_path(self, fingerprint: str) -> Path:
+        return self.path / "results" / f"{fingerprint}.json"
+
+
+def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
+    """``config`` with ``key=value`` overrides of sampling/evaluation keys only."""
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        if not key.startswith(CELL_KEYS):
+            raise ConfigError(
+                f"--set {text!r}: only sample.*, eval.* and runtime.precision/device/"
+                "channels_last can change after training; train another run for the rest."
+            )
+    return build_config(config.to_dict(), None, list(overrides))
+
+
+def sampler_component(config: RunConfig) -> tuple[Any, Callable]:
+    """The configured sampler's registry entry and function, its parameters checked."""
+    from scorebench.components import build_sampler
+    from scorebench.plugins import registry
+
+    sampler = build_sampler(config)
+    return registry("samplers").get(config.sample.sampler.name), sampler
+
+
+def _full_params(factory: Callable, given: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter the sampler runs with: its signature's defaults, then ``given``. Two
+    specs that differ only in spelling out a default are the same cell."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        parameters = []
+    defaults = {
+        p.name: p.default
+        for p in parameters
+        if p.default is not p.empty
+        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.name not in ("generator", "callback")
+    }
+    return json.loads(json.dumps({**defaults, **given}, default=repr))
+
+
+_weights_memo: dict[tuple[str, int, int], tuple[str, tuple[int, ...]]] = {}
+
+
+def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
+    """(SHA-256 of the weights a checkpoint samples with, sample shape), memoised per file."""
+    from scorebench.runs import load_checkpoint
+    from scorebench.sample import checkpoint_weights
+
+    path = run.checkpoint_path(step)
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _weights_memo:
+        import hashlib
+
+        state = load_checkpoint(path)
+        h = hashlib.sha256()
+        for name, tensor in sorted(checkpoint_weights(state).items()):
+            t = tensor.detach().cpu().contiguous()
+            h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        _weights_memo[memo] = (h.hexdigest(), tuple(state["shape"]))
+    return _weights_memo[memo]
+
+
+def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
+    """The cell of ``run`` under its config plus ``overrides`` (``sample.*``, ``eval.*``...)."""
+    from scorebench.plugins import get_plugin_manager
+    from scorebench.sample import resolve_step, sampling_seed
+
+    config = cell_config(run.load_config(), overrides)
+    component, factory = sampler_component(config)
+    step = resolve_step(run, config.sample.checkpoint)
+    weights, shape = checkpoint_identity(run, step)
+    versions = {p.name: p.version for p in get_plugin_manager().plugins}
+    s = config.sample
+    spec = {
+        "format": SPEC_FORMAT,
+        "source": {
+            "kind": "run",
+            "recipe": config.recipe,
+            "dataset": config.dataset,
+            "step": step,
+            "weights_sha256": weights,
+        },
+        "sampler": {
+            "name": s.sampler.name,
+            "params": _full_params(factory, s.sampler.params),
+            "plugin": component.plugin,
+            "plugin_version": versions.get(component.plugin, "?"),
+        },
+        "n": s.n,
+        "batch_size": s.batch_size,
+        "seed": sampling_seed(config),
+        "init": {"kind": s.init, "low": s.init_low, "high": s.init_high},
+        "precision": config.runtime.precision,
+    }
+    canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
+    return Cell(run, config, step, shape, spec)
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def _shard_size(cell: Cell, k: int) -> int:
+    batch = cell.config.sample.batch_size
+    return min(batch, cell.config.sample.n - k * batch)
+
+
+def _shard_done(cell: Cell, k: int) -> bool:
+    """Shard ``k`` and its metadata are on disk and whole (a damaged shard is redrawn)."""
+    base = cell.samples / SHARD.format(k)
+    try:
+        rows = np.load(base.with_suffix(".npy"), mmap_mode="r").shape[0]
+        json.loads(base.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return False
+    return rows == _shard_size(cell, k)
+
+
+def sample_cell(
+    cell: Cell,
+    *,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Draw this rank's missing shards of ``cell``; returns how many samples it drew."""
+    from scorebench.sample import draw_shard, load_model, shard_count
+
+    if rank == 0:
+        atomic_write_json(cell.path / "spec.json", cell.spec)
+    n = cell.config.sample.n
+    todo = [k for k in range(shard_count(n, cell.config.sample.batch_size)) if k % world_size == rank]
+    model, sampler, drawn = None, None, 0
+    for k in todo:
+        if not _shard_done(cell, k):
+            if model is None:  # loaded only when something is left to draw
+                model = load_model(cell.run, device, cell.step, cell.config)
+                sampler = sampler_component(cell.config)[1]
+            start = time.perf_counter()
+            array, nfe = draw_shard(model, sampler, k, n, device)
+            seconds = time.perf_counter() - start  # to_storage's .cpu() has synchronised
+            base = cell.samples / SHARD.format(k)
+            atomic_write(base.with_suffix(".npy"), lambda fh, a=array: np.save(fh, a))
+            meta = {"n": len(array), "nfe_per_sample": nfe, "seconds": round(seconds, 4)}
+            atomic_write_json(base.with_suffix(".json"), meta)
+            drawn += len(array)
+        if progress:
+            progress(_shard_size(cell, k))
+    return drawn
+
+
+def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dict[str, Any]:
+    """The sampling record of a cell whose shards are all drawn (written once, by rank 0)."""
+    from scorebench.sample import shard_count
+
+    path = cell.samples / "samples.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
+    missing = [k for k in range(count) if not _shard_done(cell, k)]
+    if missing:
+        raise ScorebenchError(f"{cell.samples} lacks shards {missing[:5]}: sample again.")
+    metas = [json.loads((cell.samples / f"{SHARD.format(k)}.json").read_text()) for k in range(count)]
+    seconds = sum(m["seconds"] for m in metas)
+    n = cell.config.sample.n
+    nfe = metas[0]["nfe_per_sample"]
+    record = {
+        "n": n,
+        "shards": count,
+        "checkpoint_step": cell.step,
+        "sampler": cell.spec["sampler"],
+        "nfe_per_sample": nfe,
+        "seconds": round(seconds, 3),
+        "samples_per_s": round(n / seconds, 3) if seconds else None,
+        "nfe_per_s": round(n * nfe / seconds, 3) if seconds else None,
+        "device": str(device),
+        "world_size": world_size,
+        "precision": cell.config.runtime.precision,
+    }
+    atomic_write_json(path, record)
+    _save_grid(cell)
+    return record
+
+
+def load_samples(cell: Cell) -> np.ndarray:
+    """Every sample of a finished cell, in shard order."""
+    from scorebench.sample import shard_count
+
+    if not (cell.samples / "samples.json").is_file():
+        raise ScorebenchError(
+            f"{cell.run.path} has no samples for this spec ({cell.path}): run "
+            f"`scorebench sample {cell.run.path}` with the same options first."
+        )
+    count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
+    parts = [np.load(cell.samples / f"{SHARD.format(k)}.npy") for k in range(count)]
+    return np.concatenate(parts)
+
+
+def _save_grid(cell: Cell) -> None:
+    from scorebench.sample import save_grid
+
+    first = np.load(cell.samples / f"{SHARD.format(0)}.npy")
+    samples = torch.from_numpy(first[:64] if first.ndim == 4 else first[:2000])
+    if samples.dtype == torch.uint8:
+        samples = samples.float() / 255
+    save_grid(samples, cell.grid)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def plan(cell: Cell, *, device: str = "cpu", inception_weights: str | None = None, cross_check: bool = False):
+    """The evaluation plan (protocol and fingerprint) of ``cell`` under its eval config."""
+    from scorebench.evaluate import plan_config
+
+    return plan_config(
+        cell.config,
+        cell.config.sample.n,
+        cell.shape,
+        device=device,
+        inception_weights=inception_weights,
+        cross_check=cross_check,
+    )
+
+
+def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
+    """The stored record of ``cell`` under protocol ``fingerprint``, if whole."""
+    path = cell.result_path(fingerprint)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("fingerprint") != fingerprint or (cross_check and "cross_check" not in record):
+        return None
+    return record
+
+
+def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
+    """Measure a sampled cell under ``evaluation`` (a plan from :func:`plan`); writes its
+    record and appends it to the history of the run's parent directory."""
+    samples = load_samples(cell)
+    record = evaluation.run(samples)
+    sampling = json.loads((cell.samples / "samples.json").read_text())
+    record["cell"] = {
+        "key": protocol_fingerprint({"sampling": cell.spec, "fingerprint": record["fingerprint"]}),
+        "sampling_key": cell.key,
+        "spec": cell.spec,
+        "sampling": sampling,
+    }
+    record["run"] = {
+        "path": str(cell.run.path),
+        "name": cell.run.path.resolve().name,
+        "recipe": cell.config.recipe,
+        "dataset": cell.config.dataset,
+        "train_steps": cell.config.train.steps,
+        "manifest": json.loads(cell.run.manifest.read_text()) if cell.run.manifest.is_file() else None,
+    }
+    atomic_write_json(cell.result_path(record["fingerprint"]), record)
+    append_jsonl(cell.run.path.parent / "history.jsonl", record)
+    return record
+
+
+def run_results(run: RunDir) -> list[dict[str, Any]]:
+    """Every evaluation record stored under ``run`` (oldest first)."""
+    paths = sorted(run.evals.glob("*/results/*.json"), key=lambda p: p.stat().st_mtime_ns)
+    records = []
+    for path in paths:
+        try:
+            records.append(json.loads(path.read_text()))
+        except ValueError as exc:
+            raise ScorebenchError(
+                f"{path} is not valid JSON ({exc}); delete it and evaluate again."
+            ) from exc
+    return records

@@ -1,0 +1,102 @@
+"""Pictures for reports (matplotlib, Agg): quality vs NFE, training curves, upscaled grids."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from scorebench.report.leaderboard import LABELS, LOWER_IS_BETTER, ORIGIN_RUN
+
+
+def _figure(width: float = 5.5, height: float = 3.5):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, *plt.subplots(figsize=(width, height), dpi=110)
+
+
+def _png(plt, fig) -> bytes:
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def pareto(points: list[tuple[float, float]], lower_is_better: bool) -> list[int]:
+    """Indices of the points no other point beats on both NFE (lower) and quality."""
+    sign = 1 if lower_is_better else -1
+    front = []
+    for i, (nfe, q) in enumerate(points):
+        dominated = any(
+            n2 <= nfe and sign * q2 <= sign * q and (n2, q2) != (nfe, q)
+            for j, (n2, q2) in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return front
+
+
+def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
+    """The ranking metric against NFE (log axis), one line per sampler, 95% intervals as
+    error bars, the Pareto front circled. None when fewer than two run rows have an NFE."""
+    metric = group.get("ranked_by")
+    rows = [
+        r for r in group["rows"]
+        if r["origin"] == ORIGIN_RUN and r.get("nfe") and r["metrics"].get(metric) is not None
+    ]
+    if not metric or len(rows) < 2:
+        return None
+    plt, fig, ax = _figure()
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        lines.setdefault(f"{r['model']} / {r['sampler']}", []).append(r)
+    for label, same in sorted(lines.items()):
+        same.sort(key=lambda r: r["nfe"])
+        ax.errorbar(
+            [r["nfe"] for r in same],
+            [r["metrics"][metric] for r in same],
+            yerr=[r["intervals"].get(metric) or 0 for r in same],
+            marker="o",
+            capsize=3,
+            label=label,
+        )
+    points = [(float(r["nfe"]), float(r["metrics"][metric])) for r in rows]
+    front = sorted((points[i] for i in pareto(points, metric in LOWER_IS_BETTER)))
+    ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
+    ax.scatter(*zip(*front, strict=True), s=160, facecolors="none", edgecolors="gray")
+    ax.set_xscale("log")
+    ax.set_xlabel("NFE per sample (log)")
+    arrow = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+    ax.set_ylabel(f"{LABELS.get(metric, metric)} ({arrow})")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(plt, fig)
+
+
+def curve(steps: list[int], values: list[float], ylabel: str, log: bool) -> bytes:
+    plt, fig, ax = _figure(5, 3)
+    ax.plot(steps, values, marker="o" if len(steps) < 30 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    return _png(plt, fig)
+
+
+def upscaled(png: bytes, min_side: int = 256) -> bytes:
+    """A picture enlarged by an integer factor (nearest neighbour) to at least ``min_side``
+    pixels, so 8x8 digits stay sharp and visible."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    factor = max(1, -(-min_side // min(image.size)))
+    if factor == 1:
+        return png
+    big = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+    buffer = io.BytesIO()
+    big.save(buffer, format="png")
+    return buffer.getvalue()
