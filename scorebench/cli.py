@@ -429,7 +429,8 @@ def baselines_compute(
         ["scorebench baselines compute --recipe", recipe, "--dataset", dataset]
         + [f"--set {o}" for o in overrides]
     )
-    table = measured_baselines(config, command=command, inception_weights=inception_weights)
+    source = {"command": command, "recipe": recipe, "dataset": dataset, "overrides": overrides}
+    table = measured_baselines(config, source=source, inception_weights=inception_weights)
     path = Path(out_file) if out_file else baselines_dir() / f"{dataset}-measured.json"
     atomic_write_json(path, table)
     out.print(f"wrote {path}")

@@ -45,3 +45,50 @@ def torchrun():
         "--master_port",
         str(port),
     ]
+
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "1.2.3"
+
+[project.entry-points.scorebench]
+{name} = "{module}.plugin"
+"""
+
+
+@pytest.fixture(scope="session")
+def install_plugins(tmp_path_factory):
+    """``install_plugins((dist, entry-point name, module, plugin code), ...)`` builds those
+    distributions and pip-installs them into a private directory, returned for PYTHONPATH:
+    exactly how a third party's plugin arrives."""
+    import subprocess
+    import sys
+    import textwrap
+
+    def install(*plugins):
+        root = tmp_path_factory.mktemp("plugins")
+        sources = []
+        for dist, name, module, code in plugins:
+            src = root / dist
+            (src / module).mkdir(parents=True)
+            (src / "pyproject.toml").write_text(
+                PLUGIN_PYPROJECT.format(dist=dist, name=name, module=module)
+            )
+            (src / module / "__init__.py").write_text("")
+            (src / module / "plugin.py").write_text(textwrap.dedent(code))
+            sources.append(str(src))
+        target = root / "site"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+             "--target", str(target), *sources],
+            check=True,
+            capture_output=True,
+        )
+        return target
+
+    return install

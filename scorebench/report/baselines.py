@@ -37,12 +37,13 @@ def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
 
 
 def measured_baselines(
-    config: Any, *, command: str, inception_weights: str | None = None
+    config: Any, *, source: dict[str, Any], inception_weights: str | None = None
 ) -> dict[str, Any]:
     """Reference rows measured by scorebench under the protocol of ``config`` (a run's
     config: same dataset, extractor, metrics, sample count, so the same fingerprint):
     held-out real data, a diagonal Gaussian fitted to the training data and, for images,
-    uniform noise. ``command`` is recorded as the way to recompute the table."""
+    uniform noise. ``source`` (the command, recipe, dataset and overrides that made
+``config``) is recorded so the table can be recomputed and its protocol checked."""
     import torch
 
     from scorebench.components import build_dataset
@@ -80,7 +81,7 @@ def measured_baselines(
         "title": f"{dataset}: reference points measured by scorebench",
         "origin": "scorebench",
         "dataset": dataset,
-        "source": {"command": command},
+        "source": source,
         "notes": "Recomputed by the command above, never typed in. Same protocol "
         "(fingerprint) as a run of the same dataset with the same sample count.",
         "rows": rows,

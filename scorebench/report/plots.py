@@ -65,7 +65,7 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
             label=label,
         )
     points = [(float(r["nfe"]), float(r["metrics"][metric])) for r in rows]
-    front = sorted((points[i] for i in pareto(points, metric in LOWER_IS_BETTER)))
+    front = sorted(points[i] for i in pareto(points, metric in LOWER_IS_BETTER))
     ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
     ax.scatter(*zip(*front, strict=True), s=160, facecolors="none", edgecolors="gray")
     ax.set_xscale("log")

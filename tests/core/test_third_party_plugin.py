@@ -8,19 +8,6 @@ import textwrap
 
 import pytest
 
-PYPROJECT = """
-[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{dist}"
-version = "1.2.3"
-
-[project.entry-points.scorebench]
-{name} = "{module}.plugin"
-"""
-
 GOOD_PLUGIN = """
 from scorebench import hookimpl
 from scorebench.registry import Component
@@ -38,40 +25,13 @@ def register_samplers():
 BROKEN_PLUGIN = "raise ImportError('this plugin is broken on purpose')\n"
 
 
-def _build(root, dist, name, module, code):
-    src = root / dist
-    (src / module).mkdir(parents=True)
-    (src / "pyproject.toml").write_text(PYPROJECT.format(dist=dist, name=name, module=module))
-    (src / module / "__init__.py").write_text("")
-    (src / module / "plugin.py").write_text(textwrap.dedent(code))
-    return src
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(install_plugins):
     """Two plugin distributions pip-installed into a private target directory."""
-    root = tmp_path_factory.mktemp("third_party")
-    target = root / "site"
-    good = _build(root, "acme-sampler", "acme", "acme_sampler", GOOD_PLUGIN)
-    broken = _build(root, "broken-plugin", "broken", "broken_plugin", BROKEN_PLUGIN)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(good),
-            str(broken),
-        ],
-        check=True,
-        capture_output=True,
+    return install_plugins(
+        ("acme-sampler", "acme", "acme_sampler", GOOD_PLUGIN),
+        ("broken-plugin", "broken", "broken_plugin", BROKEN_PLUGIN),
     )
-    return target
 
 
 def _scorebench(site, *args, env=None):
