@@ -142,7 +142,9 @@ def load_spec(
 
     data: dict[str, Any] = read_file(file) if file else {}
     where = f"bench spec {file!r}" if file else "bench options"
-    if not isinstance(data.get("sources", []), list) or not isinstance(data.get("samplers", []), list):
+    if not isinstance(data.get("sources", []), list) or not isinstance(
+        data.get("samplers", []), list
+    ):
         raise ConfigError(f"{where}: sources and samplers must be lists")
     data["sources"] = [*data.get("sources", []), *sources]
     data["samplers"] = [*data.get("samplers", []), *map(parse_sampler, samplers)]
@@ -217,8 +219,12 @@ def run_bench(
     baselines: list[str] = []
     for cell in cells:
         recipe = registry("recipes").load(cell.config.recipe)()
-        baselines += [b for b in recipe.baselines.get(cell.config.dataset, []) if b not in baselines]
+        baselines += [
+            b for b in recipe.baselines.get(cell.config.dataset, []) if b not in baselines
+        ]
     runs = list({str(c.run.path): c.run for c in cells}.values())
     out = Path(out_dir)
-    atomic_write_json(out / "bench.json", {"spec": spec.model_dump(), "cells": [c.key for c in cells]})
+    atomic_write_json(
+        out / "bench.json", {"spec": spec.model_dump(), "cells": [c.key for c in cells]}
+    )
     return report_stage(runs, out, baselines=baselines, records=records)

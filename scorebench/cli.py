@@ -397,7 +397,9 @@ def bench(
     spec = load_spec(
         spec_file, sources=sources or [], samplers=samplers, seeds=seeds, n=n, overrides=overrides
     )
-    board = run_bench(spec, out_dir, device=device, inception_weights=inception_weights, log=err.print)
+    board = run_bench(
+        spec, out_dir, device=device, inception_weights=inception_weights, log=err.print
+    )
     if board is None:  # a non-zero torchrun rank
         return
     _print_board(board)

@@ -213,7 +213,9 @@ def sample_cell(
     if rank == 0:
         atomic_write_json(cell.path / "spec.json", cell.spec)
     n = cell.config.sample.n
-    todo = [k for k in range(shard_count(n, cell.config.sample.batch_size)) if k % world_size == rank]
+    todo = [
+        k for k in range(shard_count(n, cell.config.sample.batch_size)) if k % world_size == rank
+    ]
     model, sampler, drawn = None, None, 0
     for k in todo:
         if not _shard_done(cell, k):
@@ -244,7 +246,9 @@ def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dic
     missing = [k for k in range(count) if not _shard_done(cell, k)]
     if missing:
         raise ScorebenchError(f"{cell.samples} lacks shards {missing[:5]}: sample again.")
-    metas = [json.loads((cell.samples / f"{SHARD.format(k)}.json").read_text()) for k in range(count)]
+    metas = [
+        json.loads((cell.samples / f"{SHARD.format(k)}.json").read_text()) for k in range(count)
+    ]
     seconds = sum(m["seconds"] for m in metas)
     n = cell.config.sample.n
     nfe = metas[0]["nfe_per_sample"]
@@ -293,7 +297,13 @@ def _save_grid(cell: Cell) -> None:
 # ---------------------------------------------------------------- evaluation
 
 
-def plan(cell: Cell, *, device: str = "cpu", inception_weights: str | None = None, cross_check: bool = False):
+def plan(
+    cell: Cell,
+    *,
+    device: str = "cpu",
+    inception_weights: str | None = None,
+    cross_check: bool = False,
+):
     """The evaluation plan (protocol and fingerprint) of ``cell`` under its eval config."""
     from scorebench.evaluate import plan_config
 
@@ -337,7 +347,9 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         "recipe": cell.config.recipe,
         "dataset": cell.config.dataset,
         "train_steps": cell.config.train.steps,
-        "manifest": json.loads(cell.run.manifest.read_text()) if cell.run.manifest.is_file() else None,
+        "manifest": json.loads(cell.run.manifest.read_text())
+        if cell.run.manifest.is_file()
+        else None,
     }
     atomic_write_json(cell.result_path(record["fingerprint"]), record)
     append_jsonl(cell.run.path.parent / "history.jsonl", record)

@@ -424,7 +424,9 @@ def plan_points(
     def compute(samples: Any) -> dict[str, Any]:
         x = _as_points(samples)
         if tuple(x.shape) != (n, *sample_shape):
-            raise ConfigError(f"planned {n} points of dimension {sample_shape}, got {tuple(x.shape)}")
+            raise ConfigError(
+                f"planned {n} points of dimension {sample_shape}, got {tuple(x.shape)}"
+            )
         if hasattr(ds, "batch"):
             reference = ds.batch(indices if indices is not None else range(len(ds)))
         else:

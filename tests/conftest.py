@@ -84,8 +84,18 @@ def install_plugins(tmp_path_factory):
             sources.append(str(src))
         target = root / "site"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-             "--target", str(target), *sources],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                *sources,
+            ],
             check=True,
             capture_output=True,
         )

@@ -220,7 +220,9 @@ def train_digits_cnn(
 WEIGHTS_FILE = Path(__file__).parent / "weights" / "digits-cnn-v1.pt"
 WEIGHTS_SHA256 = "2c81ba5751ced55b47a3c90c583fddf8dd898b04841f75cac33295f0cf4b5c61"
 #: The command that produced WEIGHTS_FILE (also recorded inside it).
-TRAIN_COMMAND = "python -m scorebench.metrics.digits_cnn --out scorebench/metrics/weights/digits-cnn-v1.pt"
+TRAIN_COMMAND = (
+    "python -m scorebench.metrics.digits_cnn --out scorebench/metrics/weights/digits-cnn-v1.pt"
+)
 
 
 class DigitsCNNSpec:
@@ -339,8 +341,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     checkpoint = build_checkpoint(epochs=args.epochs, seed=args.seed)
     atomic_save_torch(checkpoint, args.out)
-    print(f"{args.out}: test accuracy {checkpoint['test_accuracy']:.4f}, "
-          f"SHA-256 {file_sha256(args.out)}")
+    print(
+        f"{args.out}: test accuracy {checkpoint['test_accuracy']:.4f}, "
+        f"SHA-256 {file_sha256(args.out)}"
+    )
 
 
 class _PenultimateOnly(nn.Module):

@@ -40,10 +40,10 @@ def measured_baselines(
     config: Any, *, source: dict[str, Any], inception_weights: str | None = None
 ) -> dict[str, Any]:
     """Reference rows measured by scorebench under the protocol of ``config`` (a run's
-    config: same dataset, extractor, metrics, sample count, so the same fingerprint):
-    held-out real data, a diagonal Gaussian fitted to the training data and, for images,
-    uniform noise. ``source`` (the command, recipe, dataset and overrides that made
-``config``) is recorded so the table can be recomputed and its protocol checked."""
+        config: same dataset, extractor, metrics, sample count, so the same fingerprint):
+        held-out real data, a diagonal Gaussian fitted to the training data and, for images,
+        uniform noise. ``source`` (the command, recipe, dataset and overrides that made
+    ``config``) is recorded so the table can be recomputed and its protocol checked."""
     import torch
 
     from scorebench.components import build_dataset

@@ -39,7 +39,9 @@ def _run_view(run: Path) -> dict[str, Any]:
     view: dict[str, Any] = {"path": str(run), "plots": []}
     records = [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
     if records:
-        png = plots.curve([r["step"] for r in records], [r["loss"] for r in records], "training loss", log=True)
+        png = plots.curve(
+            [r["step"] for r in records], [r["loss"] for r in records], "training loss", log=True
+        )
         view["plots"].append(("training loss", data_uri(png)))
     selection = run / "selection.json"
     if selection.is_file():  # metric vs training step from checkpoint selection

@@ -81,7 +81,10 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "nfe": sampling[0].get("nfe_per_sample"),
                 "samples_per_s": _mean([s.get("samples_per_s") for s in sampling]),
                 "wall_s": _mean(
-                    [(s.get("seconds") or 0) + (r.get("seconds") or 0) for s, r in zip(sampling, bucket, strict=True)]
+                    [
+                        (s.get("seconds") or 0) + (r.get("seconds") or 0)
+                        for s, r in zip(sampling, bucket, strict=True)
+                    ]
                 ),
                 "source": run.get("path"),
                 "cells": [r.get("cell", {}).get("key") for r in bucket],
@@ -156,7 +159,9 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
         by_fingerprint.setdefault(record["fingerprint"], []).append(record)
     for fingerprint, records in by_fingerprint.items():
         first = records[0]
-        g = group(fingerprint, describe(first["protocol"], first["n_samples"]), first.get("dataset", "?"))
+        g = group(
+            fingerprint, describe(first["protocol"], first["n_samples"]), first.get("dataset", "?")
+        )
         g["rows"] += _run_rows(records)
     for table in tables:
         for key, label, dataset, row in _baseline_rows(table):

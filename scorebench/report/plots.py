@@ -45,7 +45,8 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     error bars, the Pareto front circled. None when fewer than two run rows have an NFE."""
     metric = group.get("ranked_by")
     rows = [
-        r for r in group["rows"]
+        r
+        for r in group["rows"]
         if r["origin"] == ORIGIN_RUN and r.get("nfe") and r["metrics"].get(metric) is not None
     ]
     if not metric or len(rows) < 2:

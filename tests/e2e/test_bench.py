@@ -79,7 +79,9 @@ def bench(*args, site=None, cwd, env=None, wait=True):
     command = [sys.executable, "-m", "scorebench.cli", "bench", *args]
     if not wait:
         return subprocess.Popen(command, cwd=cwd, env=full_env, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600)
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600
+    )
 
 
 def _copy(run, tmp_path):
@@ -89,7 +91,10 @@ def _copy(run, tmp_path):
 
 
 def _results(run_dir):
-    return {p.parent.parent.name: json.loads(p.read_text()) for p in run_dir.glob("evals/*/results/*.json")}
+    return {
+        p.parent.parent.name: json.loads(p.read_text())
+        for p in run_dir.glob("evals/*/results/*.json")
+    }
 
 
 MATRIX = [
@@ -120,7 +125,9 @@ def test_digits_bench_puts_a_third_party_sampler_beside_annealed_langevin(digits
         assert r["seeds"] == [0, 1] and r["intervals"]["fid"] > 0
         assert r["samples_per_s"] > 0 and r["wall_s"] > 0
     labels = {r["sampler_label"] for r in rows}
-    assert "annealed_langevin (steps_per_level=1)" in labels and "tweedie_langevin (steps=2)" in labels
+    assert (
+        "annealed_langevin (steps_per_level=1)" in labels and "tweedie_langevin (steps=2)" in labels
+    )
     plots = list((tmp_path / "out").glob("quality-vs-nfe-*.png"))
     assert len(plots) == 1 and plots[0].stat().st_size > 1000
     page = (tmp_path / "out" / "report.html").read_text()

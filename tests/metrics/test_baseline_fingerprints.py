@@ -10,7 +10,9 @@ from scorebench.evaluate import plan_config
 from scorebench.recipes import resolve_config
 from scorebench.report.baselines import baselines_dir
 
-MEASURED = sorted(p for p in baselines_dir().glob("*.json") if '"origin": "scorebench"' in p.read_text())
+MEASURED = sorted(
+    p for p in baselines_dir().glob("*.json") if '"origin": "scorebench"' in p.read_text()
+)
 
 
 def test_there_are_measured_baselines_to_check():
