@@ -56,7 +56,10 @@ def register_samplers() -> list[Component]:
     ``score(x, sigma)`` takes one sigma per sample; ``x`` is the initial state (the driver
     draws it, so a sampler stays pure); ``callback(info: dict)`` reports progress. Same
     generator state in, same samples out. Every call of ``score`` is one function
-    evaluation (NFE): the driver counts them, do not cache calls.
+    evaluation (NFE): the driver counts them, do not cache calls. The keyword ``params``
+    (with their defaults) are the sampler's part of an evaluation's spec: all of them are
+    recorded (so give them JSON-representable defaults) and any can be swept by
+    ``scorebench bench --sampler NAME:PARAM=V1,V2``.
     """
 
 

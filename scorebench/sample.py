@@ -149,6 +149,11 @@ def draw_shard(
     samples, nfe = draw(
         model.score, sampler, model.config, model.sigmas, model.shape, size, generator
     )
+    if not bool(torch.isfinite(samples).all()):  # uint8 storage would hide NaN as black
+        raise ScorebenchError(
+            f"sampler {model.config.sample.sampler.name!r} produced NaN or infinite values "
+            f"(shard {k}): it diverged; nothing was stored. Try a smaller step size."
+        )
     return to_storage(samples, len(model.shape) == 3), nfe
 
 

@@ -67,6 +67,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else:
                 metrics[key] = value
         source = spec.get("source", {})
+        seeds = [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket]
         rows.append(
             {
                 "model": run.get("name") or run.get("path") or "?",
@@ -76,7 +77,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "sampler_params": spec.get("sampler", {}).get("params", {}),
                 "metrics": metrics,
                 "intervals": intervals,
-                "seeds": [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket],
+                "seeds": seeds,
                 "n_samples": first.get("n_samples"),
                 "nfe": sampling[0].get("nfe_per_sample"),
                 "samples_per_s": _mean([s.get("samples_per_s") for s in sampling]),
@@ -89,11 +90,12 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "source": run.get("path"),
                 "cells": [r.get("cell", {}).get("key") for r in bucket],
                 "grid": _grid_path(run.get("path"), first.get("cell", {}).get("sampling_key")),
-                "match": {
+                "match": {  # what compare pairs rows on: not paths, not the weights' bytes
                     "recipe": run.get("recipe"),
                     "dataset": run.get("dataset"),
                     "step": source.get("step"),
-                    **{k: v for k, v in spec.items() if k != "source"},
+                    **{k: v for k, v in spec.items() if k not in ("source", "seed")},
+                    "seeds": seeds,
                 },
             }
         )
