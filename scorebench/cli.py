@@ -300,11 +300,15 @@ def run(
     out.print(f"wall time {time.perf_counter() - start:.0f} s {result['timings']}")
 
 
+def _table_console() -> Console:
+    """Logs do not wrap lines: give tables room there; a terminal keeps its own width."""
+    return out if out.is_terminal else Console(width=132)
+
+
 def _print_board(board) -> None:
     from scorebench.report.leaderboard import rich_tables
 
-    # Logs do not wrap lines: give tables room there; a terminal keeps its own width.
-    console = out if out.is_terminal else Console(width=132)
+    console = _table_console()
     for table in rich_tables(board):
         console.print(table)
 
@@ -360,7 +364,7 @@ def compare(
         )
         allowed = "-" if c.allowed is None else f"{c.allowed:.4g}"
         table.add_row(Text(c.row), c.metric, f"{c.base:.4g}", f"{c.new:.4g}", allowed, status)
-    out.print(table)
+    _table_console().print(table)
     if any(c.regressed for c in changes):
         raise typer.Exit(1)
 

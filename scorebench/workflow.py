@@ -25,7 +25,7 @@ def progress_bar(enabled: bool):
     return Progress(console=Console(stderr=True), transient=False)
 
 
-def sample_cells(cells: Sequence[Cell], dist, device, bar=None) -> list[int]:
+def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) -> list[int]:
     """Draw every cell's missing shards (this rank's share), then write each sampling
     record on rank 0. Returns the samples drawn now per cell."""
     from scorebench.evals import finish_sampling, sample_cell
@@ -46,6 +46,8 @@ def sample_cells(cells: Sequence[Cell], dist, device, bar=None) -> list[int]:
         if dist.is_main:
             finish_sampling(cell, device=device, world_size=dist.world_size)
         distributed.barrier(dist)
+        if bar and not keep_bars:
+            bar.remove_task(task)
     return drawn
 
 
@@ -136,7 +138,7 @@ def measure(
         with progress_bar(dist.is_main and not quiet and bool(todo)) as bar:
             overall = bar.add_task("cells", total=len(todo)) if bar else None
             for cell in todo:
-                sample_cells([cell], dist, dev, bar)
+                sample_cells([cell], dist, dev, bar, keep_bars=False)
                 if dist.is_main:
                     i = cells.index(cell)
                     done[i] = evaluate_cell(cell, plans[i])

@@ -51,6 +51,8 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     ]
     if not metric or len(rows) < 2:
         return None
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
     plt, fig, ax = _figure()
     lines: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -70,6 +72,9 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
     ax.scatter(*zip(*front, strict=True), s=160, facecolors="none", edgecolors="gray")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 10, 20, 50, 100...
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("NFE per sample (log)")
     arrow = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     ax.set_ylabel(f"{LABELS.get(metric, metric)} ({arrow})")
