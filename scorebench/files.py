@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -169,12 +169,18 @@ def test_toy_bench_from_a_spec_file(toy, tmp_path):
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_a_killed_bench_resumes_with_the_missing_cells_only(digits, tmp_path):
-    matrix = ["--sampler", "annealed_langevin:steps_per_level=4,8", "--seeds", "3", "--n", "48"]
+def _uninterrupted(digits, tmp_path, matrix):
+    """The metrics per cell of the same bench run whole in one process."""
     reference = tmp_path / "reference"
     reference.mkdir()
     whole = bench(str(_copy(digits, reference)), *matrix, cwd=reference)
     assert whole.returncode == 0, whole.stderr[-3000:]
+    return {k: r["metrics"] for k, r in _results(reference / digits.path.name).items()}
+
+
+def test_a_killed_bench_resumes_with_the_missing_cells_only(digits, tmp_path):
+    matrix = ["--sampler", "annealed_langevin:steps_per_level=4,8", "--seeds", "3", "--n", "48"]
+    expected = _uninterrupted(digits, tmp_path, matrix)
     killed = tmp_path / "killed"
     killed.mkdir()
     run = _copy(digits, killed)
@@ -189,7 +195,6 @@ def test_a_killed_bench_resumes_with_the_missing_cells_only(digits, tmp_path):
     again = bench(str(run), *matrix, cwd=killed)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"{finished} of 6 evaluations cached" in again.stderr
-    expected = {k: r["metrics"] for k, r in _results(reference / run.name).items()}
     assert {k: r["metrics"] for k, r in _results(run).items()} == expected
 
 
@@ -233,20 +238,27 @@ def test_a_run_without_checkpoints_is_refused(digits, tmp_path):
 
 @pytest.mark.slow
 def test_a_bench_under_two_gloo_ranks_gives_the_single_process_results(digits, tmp_path, torchrun):
-    matrix = ["--sampler", "annealed_langevin:steps_per_level=1,2", "--seeds", "2", "--device", "cpu"]
-    single = tmp_path / "single"
-    single.mkdir()
-    one = bench(str(_copy(digits, single)), *matrix, cwd=single)
-    assert one.returncode == 0, one.stderr[-3000:]
+    matrix = [
+        "--sampler",
+        "annealed_langevin:steps_per_level=1,2",
+        "--seeds",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    expected = _uninterrupted(digits, tmp_path, matrix)
     double = tmp_path / "double"
     double.mkdir()
     run = _copy(digits, double)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     two = subprocess.run(
         [*torchrun, "-m", "scorebench.cli", "bench", str(run), *matrix],
-        capture_output=True, text=True, cwd=double, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=double,
+        env=env,
+        timeout=600,
     )
     assert two.returncode == 0, two.stderr[-3000:]
-    got = {k: r["metrics"] for k, r in _results(run).items()}
-    assert got == {k: r["metrics"] for k, r in _results(single / run.name).items()}
+    assert {k: r["metrics"] for k, r in _results(run).items()} == expected
     assert {r["cell"]["sampling"]["world_size"] for r in _results(run).values()} == {2}
