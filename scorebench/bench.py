@@ -4,7 +4,12 @@ Each point of the matrix is a cell (:mod:`scorebench.evals`), cached under its r
 full spec: a killed bench, rerun, computes only the cells that are missing, and a finished
 bench computes nothing and prints the same table. A spec file (YAML or TOML)::
 
-    sources: [runs/ncsn-digits]          # trained run directories
+    sources:                              # trained run directories, or oracles:
+      - runs/ncsn-digits
+      - score_function: toy-gmm           # a registered analytic score (exact at every sigma)
+        params: {}
+        config:                           # over the oracle's base config (OracleSource)
+          schedule: {name: geometric, params: {sigma_max: 20, sigma_min: 0.1}}
     samplers:
       - name: annealed_langevin
         grid: {steps_per_level: [5, 10, 20]}   # one cell per value (product over keys)
@@ -15,7 +20,13 @@ bench computes nothing and prints the same table. A spec file (YAML or TOML)::
     set: ["eval.reference_count=1000"]    # sample.* / eval.* overrides for every cell
 
 The flags give the common case without a file; on the command line a sampler is
-``NAME[:KEY=V1,V2,...]...``, e.g. ``annealed_langevin:steps_per_level=5,10,20``.
+``NAME[:KEY=V1,V2,...]...``, e.g. ``annealed_langevin:steps_per_level=5,10,20``. Plugins
+ship named specs (``register_benches``; ``--preset NAME``).
+
+An oracle source samples an analytic score function instead of a network, so every
+difference between samplers is the sampler's: its cells live in a directory of its own
+under the bench's output, and its reference set is exact samples of the same n (dataset
+``oracle``); exact samples of another stream are its "exact samples" row.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scorebench.errors import ConfigError
+from scorebench.metrics.protocol import protocol_fingerprint
 
 
 class SamplerGrid(BaseModel):
@@ -56,12 +68,38 @@ class SamplerGrid(BaseModel):
         ]
 
 
+class OracleSource(BaseModel):
+    """An analytic score function as a score source, with the config its cells run under."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score_function: str = Field(min_length=1)
+    params: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+
+    def base_config(self) -> dict[str, Any]:
+        """The pseudo-run's config: the oracle, its levels and the oracle reference set."""
+        from scorebench.config import merge
+
+        base = {
+            "recipe": "oracle",
+            "dataset": self.score_function,
+            "schedule": {"name": "geometric", "params": {}},
+            "score_function": {"name": self.score_function, "params": self.params},
+            "data": {
+                "name": "oracle",
+                "params": {"score_function": self.score_function, "params": self.params},
+            },
+        }
+        return merge(base, self.config)
+
+
 class BenchSpec(BaseModel):
     """What a bench measures. Every field is checked before anything is computed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[str] = []
+    sources: list[str | OracleSource] = []
     samplers: list[SamplerGrid] = []  # none: each run's own sampler
     seeds: int | list[int] = 1
     n: int | None = Field(default=None, gt=0)
@@ -130,6 +168,7 @@ def parse_seeds(text: str) -> int | list[int]:
 def load_spec(
     file: str | None,
     *,
+    preset: str | None = None,
     sources: list[str] = (),
     samplers: list[str] = (),
     seeds: str | None = None,
@@ -140,8 +179,10 @@ def load_spec(
     the file's; seeds and n replace them)."""
     from scorebench.config import read_file
 
-    data: dict[str, Any] = read_file(file) if file else {}
+    data: dict[str, Any] = preset_spec(preset) if preset else {}
+    data.update(read_file(file) if file else {})
     where = f"bench spec {file!r}" if file else "bench options"
+    where = f"bench preset {preset!r}" if preset and not file else where
     if not isinstance(data.get("sources", []), list) or not isinstance(
         data.get("samplers", []), list
     ):
@@ -156,6 +197,20 @@ def load_spec(
     spec = _validated(data, where)
     if not spec.sources:
         raise ConfigError(f"{where}: no score source; give run directories")
+    return spec
+
+
+def preset_spec(name: str) -> dict[str, Any]:
+    """A bench spec registered by a plugin (``register_benches``)."""
+    from scorebench.errors import UnknownComponentError
+    from scorebench.plugins import registry
+
+    try:
+        spec = registry("benches").load(name)()
+    except UnknownComponentError as exc:
+        raise ConfigError(f"--preset: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise ConfigError(f"bench preset {name!r} did not give a spec mapping")
     return spec
 
 
@@ -180,7 +235,21 @@ def cell_overrides(spec: BenchSpec) -> list[list[str]]:
     ]
 
 
-def plan_cells(spec: BenchSpec) -> list[Any]:
+def oracle_run(source: OracleSource, out_dir: Path) -> Any:
+    """The directory holding an oracle's cells (under the bench output), with its config."""
+    from scorebench.config import build_config
+    from scorebench.files import atomic_write_json
+    from scorebench.runs import RunDir
+
+    config = build_config(source.base_config())
+    key = protocol_fingerprint(source.model_dump())
+    run = RunDir(out_dir / "oracles" / f"{source.score_function}-{key[:8]}")
+    if not run.config.is_file():
+        atomic_write_json(run.config, config.to_dict())
+    return run
+
+
+def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
     """Every cell of the bench, built (names, parameters, checkpoints checked) before any
     is computed."""
     from scorebench.evals import make_cell
@@ -188,8 +257,11 @@ def plan_cells(spec: BenchSpec) -> list[Any]:
 
     cells = []
     for source in spec.sources:
-        run = RunDir(source)
-        run.load_config()  # a clear error when it is not a run directory
+        if isinstance(source, OracleSource):
+            run = oracle_run(source, Path(out_dir))
+        else:
+            run = RunDir(source)
+            run.load_config()  # a clear error when it is not a run directory
         for overrides in cell_overrides(spec):
             cell = make_cell(run, overrides)
             if all(c.path != cell.path for c in cells):
@@ -211,20 +283,41 @@ def run_bench(
     from scorebench.plugins import registry
     from scorebench.workflow import measure, report_stage
 
-    cells = plan_cells(spec)
+    cells = plan_cells(spec, out_dir)
     log(f"bench: {len(cells)} cells ({len(spec.sources)} sources)")
     records = measure(cells, device=device, inception_weights=inception_weights, log=log)
     if records is None:
         return None
     baselines: list[str] = []
-    for cell in cells:
+    tables: dict[str, dict[str, Any]] = {}
+    for cell, record in zip(cells, records, strict=True):
+        if cell.config.score_function is not None:
+            tables.setdefault(record["fingerprint"], oracle_baselines(cell, record["fingerprint"]))
+            continue
         recipe = registry("recipes").load(cell.config.recipe)()
-        baselines += [
-            b for b in recipe.baselines.get(cell.config.dataset, []) if b not in baselines
-        ]
+        wanted = recipe.baselines.get(cell.config.dataset, [])
+        baselines += [b for b in wanted if b not in baselines]
     runs = list({str(c.run.path): c.run for c in cells}.values())
     out = Path(out_dir)
-    atomic_write_json(
-        out / "bench.json", {"spec": spec.model_dump(), "cells": [c.key for c in cells]}
-    )
-    return report_stage(runs, out, baselines=baselines, records=records)
+    summary = {"spec": spec.model_dump(), "cells": [c.key for c in cells]}
+    atomic_write_json(out / "bench.json", summary)
+    return report_stage(runs, out, baselines=baselines, records=records, tables=[*tables.values()])
+
+
+def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
+    """Reference rows of an oracle protocol (exact samples of another stream, a fitted
+    Gaussian, noise), measured once per protocol and kept beside the oracle's cells."""
+    import json
+
+    from scorebench.files import atomic_write_json
+    from scorebench.report.baselines import measured_baselines
+
+    path = cell.run.path / f"baselines-{fingerprint}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    source = {"command": "scorebench bench (oracle source)", "oracle": cell.spec["source"]}
+    table = measured_baselines(cell.config, source=source)
+    for row in table["rows"]:
+        row["model"] = row["model"].replace("real data (held-out test split)", "exact samples")
+    atomic_write_json(path, table)
+    return table

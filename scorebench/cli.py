@@ -375,6 +375,9 @@ def bench(
     spec_file: str | None = typer.Option(
         None, "--spec", help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it."
     ),
+    preset: str | None = typer.Option(
+        None, "--preset", help="A named bench (`scorebench list benches`), e.g. oracle-toy."
+    ),
     samplers: list[str] = typer.Option(
         [],
         "--sampler",
@@ -386,7 +389,9 @@ def bench(
     ),
     n: int | None = typer.Option(None, "--n", "-n", help="Samples per cell [default: each run's]."),
     overrides: list[str] = CELL_SET,
-    out_dir: str = typer.Option("bench", "--out", "-o", help="Where to write the leaderboard."),
+    out_dir: str | None = typer.Option(
+        None, "--out", "-o", help="Where to write the leaderboard [default: bench/PRESET or bench]."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     inception_weights: str | None = INCEPTION_WEIGHTS,
 ) -> None:
@@ -399,8 +404,15 @@ def bench(
     from scorebench.bench import load_spec, run_bench
 
     spec = load_spec(
-        spec_file, sources=sources or [], samplers=samplers, seeds=seeds, n=n, overrides=overrides
+        spec_file,
+        preset=preset,
+        sources=sources or [],
+        samplers=samplers,
+        seeds=seeds,
+        n=n,
+        overrides=overrides,
     )
+    out_dir = out_dir or (f"bench/{preset}" if preset else "bench")
     board = run_bench(
         spec, out_dir, device=device, inception_weights=inception_weights, log=err.print
     )

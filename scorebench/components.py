@@ -17,6 +17,8 @@ def build_dataset(config: RunConfig, split: str = "train") -> Any:
 
 
 def build_network(config: RunConfig, device: torch.device) -> torch.nn.Module:
+    if config.network is None:
+        raise ConfigError("this config has no network to build (it samples a score_function)")
     model = instantiate("networks", config.network, "network")
     if not isinstance(model, torch.nn.Module):
         raise ConfigError(f"network {config.network.name!r} did not build a torch.nn.Module")
@@ -32,6 +34,17 @@ def build_sigmas(config: RunConfig, device: torch.device) -> torch.Tensor:
     if sigmas.ndim != 1 or not len(sigmas) or bool((sigmas <= 0).any()):
         raise ConfigError(f"schedule {config.schedule.name!r} gave invalid sigmas {sigmas}")
     return sigmas
+
+
+def build_score_function(config: RunConfig) -> Any:
+    """The analytic score function a config samples instead of a network (an oracle)."""
+    return instantiate("score_functions", config.score_function, "score_function")
+
+
+def sample_shape(score_function: Any) -> tuple[int, ...]:
+    """The shape of one sample of an analytic score function's distribution."""
+    shape = getattr(score_function, "shape", None)
+    return tuple(shape) if shape is not None else (int(score_function.dim),)
 
 
 def build_loss(config: RunConfig) -> Any:
@@ -66,10 +79,11 @@ def check_components(config: RunConfig) -> None:
         ("networks", config.network, "network"),
         ("schedules", config.schedule, "schedule"),
         ("losses", config.loss, "loss"),
+        ("score_functions", config.score_function, "score_function"),
         ("samplers", config.sample.sampler, "sample.sampler"),
         ("datasets", ComponentConfig(config.data.name, config.data.params), "data"),
     ]
-    for kind, spec, key in specs:
+    for kind, spec, key in (s for s in specs if s[1] is not None):
         try:
             factory = registry(kind).load(spec.name)
         except UnknownComponentError as exc:  # say which key held the name

@@ -94,9 +94,12 @@ class EvalConfig:
 class RunConfig:
     recipe: str
     dataset: str
-    network: ComponentConfig
     schedule: ComponentConfig
-    loss: ComponentConfig
+    network: ComponentConfig | None = None  # None only with score_function
+    loss: ComponentConfig | None = None
+    #: An analytic score function (an oracle) in place of a trained network: nothing is
+    #: trained, samplers query it exactly (``scorebench bench`` oracle sources).
+    score_function: ComponentConfig | None = None
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -234,6 +237,8 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
     if config.sample.seed is not None and config.sample.seed < 0:
         raise ConfigError(f"sample.seed must be >= 0 or null, got {config.sample.seed}")
+    if config.score_function is None and (config.network is None or config.loss is None):
+        raise ConfigError("a config needs network and loss (or a score_function to sample)")
     checkpoint = config.sample.checkpoint
     if checkpoint not in ("final", "best") and not str(checkpoint).isdigit():
         raise ConfigError(f"sample.checkpoint must be final, best or a step; got {checkpoint!r}")

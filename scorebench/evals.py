@@ -91,7 +91,10 @@ def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
                 f"--set {text!r}: only sample.*, eval.* and runtime.precision/device/"
                 "channels_last can change after training; train another run for the rest."
             )
-    return build_config(config.to_dict(), None, list(overrides))
+    config = build_config(config.to_dict(), None, list(overrides))
+    if config.score_function is not None:  # an oracle's reference: exact samples of the same n
+        config = build_config(config.to_dict(), None, [f"data.params.n={config.sample.n}"])
+    return config
 
 
 def sampler_component(config: RunConfig) -> tuple[Any, Callable]:
@@ -147,23 +150,19 @@ def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
 def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     """The cell of ``run`` under its config plus ``overrides`` (``sample.*``, ``eval.*``...)."""
     from scorebench.plugins import get_plugin_manager
-    from scorebench.sample import resolve_step, sampling_seed
+    from scorebench.sample import init_spec, sampling_seed
 
     config = cell_config(run.load_config(), overrides)
     component, factory = sampler_component(config)
-    step = resolve_step(run, config.sample.checkpoint)
-    weights, shape = checkpoint_identity(run, step)
     versions = {p.name: p.version for p in get_plugin_manager().plugins}
+    if config.score_function is not None:
+        step, shape, source = _oracle_source(config, versions)
+    else:
+        step, shape, source = _run_source(run, config)
     s = config.sample
     spec = {
         "format": SPEC_FORMAT,
-        "source": {
-            "kind": "run",
-            "recipe": config.recipe,
-            "dataset": config.dataset,
-            "step": step,
-            "weights_sha256": weights,
-        },
+        "source": source,
         "sampler": {
             "name": s.sampler.name,
             "params": _full_params(factory, s.sampler.params),
@@ -173,11 +172,54 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
         "n": s.n,
         "batch_size": s.batch_size,
         "seed": sampling_seed(config),
-        "init": {"kind": s.init, "low": s.init_low, "high": s.init_high},
+        "init": init_spec(config, factory),
         "precision": config.runtime.precision,
     }
     canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
     return Cell(run, config, step, shape, spec)
+
+
+#: How a network trained on discrete levels answers a sigma off its grid (scorebench.score).
+NEAREST_LEVEL = "nearest trained level in log sigma"
+
+
+def _run_source(run: RunDir, config: RunConfig) -> tuple[int, tuple[int, ...], dict[str, Any]]:
+    """A trained network: the checkpoint step, sample shape and source spec."""
+    from scorebench.plugins import registry
+    from scorebench.sample import resolve_step
+
+    step = resolve_step(run, config.sample.checkpoint)
+    weights, shape = checkpoint_identity(run, step)
+    conditioning = getattr(registry("networks").load(config.network.name), "conditioning", "sigma")
+    source = {
+        "kind": "run",
+        "recipe": config.recipe,
+        "dataset": config.dataset,
+        "step": step,
+        "weights_sha256": weights,
+        "sigma_query": NEAREST_LEVEL if conditioning == "level" else "exact (sigma-conditioned)",
+    }
+    return step, shape, source
+
+
+def _oracle_source(config: RunConfig, versions: dict[str, str]):
+    """An analytic score function: exact at every sigma; its levels are part of the source."""
+    from scorebench.components import build_score_function, build_sigmas, sample_shape
+    from scorebench.plugins import registry
+
+    spec = config.score_function
+    oracle = build_score_function(config)
+    plugin = registry("score_functions").get(spec.name).plugin
+    source = {
+        "kind": "score_function",
+        "name": spec.name,
+        "params": json.loads(json.dumps(spec.params, default=repr)),
+        "plugin": plugin,
+        "plugin_version": versions.get(plugin, "?"),
+        "levels": [round(float(v), 8) for v in build_sigmas(config, torch.device("cpu"))],
+        "sigma_query": "exact",
+    }
+    return 0, sample_shape(oracle), source
 
 
 # ---------------------------------------------------------------- sampling

@@ -241,6 +241,8 @@ def plan_images(
         "layers": engine.reference_layers(prepared),
     }
     settings = engine.metric_settings(metrics, n, m)
+    if callable(getattr(ds, "log_likelihood", None)):
+        settings["log_likelihood"] = _LOG_LIKELIHOOD
     versions = _versions()
     protocol = {
         "version": PROTOCOL_VERSION,
@@ -287,6 +289,8 @@ def plan_images(
             device=device,
             batch_size=batch_size,
         )
+        if "log_likelihood" in settings:
+            values["log_likelihood"] = _log_likelihood(ds, x)
         record = _record(protocol, values, dataset, reference_split, m if binary else 0)
         record["extractor"] = prepared.name
         record["reference_cache"] = {"path": str(reference_dir), "hit": hit} if binary else None
@@ -342,6 +346,21 @@ def evaluate_images(samples: Any, **options: Any) -> dict[str, Any]:
     """
     x = _check_images(samples)
     return plan_images(len(x), tuple(x.shape[1:]), **options).run(x)
+
+
+#: A reference dataset that knows its exact density (an oracle) adds this metric.
+_LOG_LIKELIHOOD = {
+    "density": "the oracle's exact log density of the data (sigma = 0)",
+    "of": "the samples as stored (images: uint8 / 255)",
+    "reduction": "mean over samples",
+}
+
+
+def _log_likelihood(ds: Any, samples: Any) -> float:
+    import torch
+
+    x = samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
+    return float(ds.log_likelihood(x).mean())
 
 
 def _mixture_for(dataset: str, ds: Any) -> Any:
@@ -403,6 +422,8 @@ def plan_points(
             "assignment": "nearest mean (Euclidean)",
             "error": "max_k |fraction_k - weight_k|",
         }
+    if callable(getattr(ds, "log_likelihood", None)):
+        settings["log_likelihood"] = _LOG_LIKELIHOOD
     versions = _versions()
     protocol = {
         "version": PROTOCOL_VERSION,
@@ -443,6 +464,8 @@ def plan_points(
                     x, reference, means=mode["means"], weights=mode["weights"]
                 )
             )
+        if "log_likelihood" in settings:
+            values["log_likelihood"] = _log_likelihood(ds, x)
         record = _record(protocol, values, dataset, reference_split, m)
         record["environment"] = {"device": "cpu", "versions": versions}
         return record

@@ -90,6 +90,13 @@ def register_recipes() -> list[Component]:
 
 
 @hookspec
+def register_benches() -> list[Component]:
+    """Bench presets: named benchmarks. Factory: ``factory() -> dict``, a bench spec (the
+    YAML/TOML format of ``scorebench.bench``: sources, samplers with parameter grids, seeds,
+    n, set), run by ``scorebench bench --preset NAME``."""
+
+
+@hookspec
 def register_commands(app: typer.Typer) -> None:
     """Add CLI commands to scorebench's Typer app (``@app.command()``).
 

@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "datasets": "datasets: factory(root, split, **params) -> torch Dataset",
     "metrics": "feature extractors and metrics: factory(**params) -> metric object",
     "recipes": "recipes: factory() -> scorebench.recipes.Recipe",
+    "benches": "bench presets: factory() -> dict, a spec for `scorebench bench --preset`",
 }
 
 

@@ -27,20 +27,32 @@ def shard_generator(seed: int, shard: int, device: torch.device) -> torch.Genera
     return torch.Generator(device).manual_seed(seed * 1_000_003 + shard)
 
 
+def init_spec(config: RunConfig, sampler: Callable) -> dict[str, Any]:
+    """How the chains start: a sampler that starts from its own prior declares
+    ``sampler.init = "standard_normal"`` (it scales N(0, I) by its sigma_max); any other
+    sampler gets the configured ``sample.init``."""
+    if getattr(sampler, "init", None) == "standard_normal":
+        return {"kind": "standard_normal", "set_by": "sampler"}
+    s = config.sample
+    if s.init == "gaussian":
+        return {"kind": "gaussian", "std": "sigma_max of the levels"}
+    return {"kind": s.init, "low": s.init_low, "high": s.init_high}
+
+
 def initial_state(
-    config: RunConfig,
+    init: dict[str, Any],
     n: int,
     shape: tuple[int, ...],
     sigma_max: float,
     generator: torch.Generator,
     device: torch.device,
 ) -> torch.Tensor:
-    """The chain's start: uniform on [low, high] (NCSN) or N(0, sigma_max^2) (NCSNv2 style)."""
-    s = config.sample
-    if s.init == "gaussian":
-        return sigma_max * torch.randn((n, *shape), generator=generator, device=device)
+    """The chain's start (see :func:`init_spec`)."""
+    if init["kind"] in ("standard_normal", "gaussian"):
+        scale = sigma_max if init["kind"] == "gaussian" else 1.0
+        return scale * torch.randn((n, *shape), generator=generator, device=device)
     u = torch.rand((n, *shape), generator=generator, device=device)
-    return s.init_low + (s.init_high - s.init_low) * u
+    return init["low"] + (init["high"] - init["low"]) * u
 
 
 def draw(
@@ -56,7 +68,8 @@ def draw(
     """``n`` samples in one batch; returns (samples in fp32, NFE of this batch)."""
     device = sigmas.device
     counted = CountingScore(score)
-    x = initial_state(config, n, shape, float(sigmas[0]), generator, device)
+    init = init_spec(config, sampler)
+    x = initial_state(init, n, shape, float(sigmas[0]), generator, device)
     with torch.no_grad():
         out = sampler(
             counted,
@@ -110,16 +123,25 @@ def checkpoint_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
 def load_model(
     run: RunDir, device: torch.device, step: int, config: RunConfig | None = None
 ) -> Model:
-    """The network of ``run`` at checkpoint ``step`` as score(x, sigma), under ``config``
-    (default: the run's own)."""
-    from scorebench.components import build_network, build_sigmas, network_score
+    """The score function of ``run`` at checkpoint ``step`` as score(x, sigma), under
+    ``config`` (default: the run's own); for an oracle source, its analytic score."""
+    from scorebench.components import (
+        build_network,
+        build_score_function,
+        build_sigmas,
+        network_score,
+        sample_shape,
+    )
 
     config = config or run.load_config()
+    sigmas = build_sigmas(config, device)
+    if config.score_function is not None:
+        oracle = build_score_function(config)
+        return Model(config, oracle, sigmas, sample_shape(oracle), step)
     state = load_checkpoint(run.checkpoint_path(step), map_location=device)
     network = build_network(config, device)
     network.load_state_dict(checkpoint_weights(state))
     network.eval()
-    sigmas = build_sigmas(config, device)
     score = network_score(network, sigmas, config, device)
     return Model(config, score, sigmas, tuple(state["shape"]), step)
 

@@ -87,7 +87,12 @@ def eval_stage(
 
 
 def report_stage(
-    run_dirs: list[RunDir], out_dir, *, baselines: list[str], records: list | None = None
+    run_dirs: list[RunDir],
+    out_dir,
+    *,
+    baselines: list[str],
+    records: list | None = None,
+    tables: Sequence[dict] = (),
 ) -> dict[str, Any]:
     """Leaderboard of every evaluation of the runs (or of ``records``) beside the named
     baselines: Markdown, JSON, HTML."""
@@ -106,7 +111,7 @@ def report_stage(
             if not found:
                 raise ScorebenchError(f"{run.path} has no evaluations: run `scorebench eval` first")
             records += found
-    board = leaderboard.build(records, load_baselines(baselines))
+    board = leaderboard.build(records, [*load_baselines(baselines), *tables])
     out = Path(out_dir)
     atomic_write_json(out / "leaderboard.json", board)
     atomic_write_bytes(out / "leaderboard.md", leaderboard.markdown(board).encode())

@@ -18,6 +18,7 @@ _DATASETS: tuple[tuple[str, str, str], ...] = (
     ("toy-gmm", "toys:toy_gmm", "2-D mixture 0.2 N((-5,-5), I) + 0.8 N((5,5), I) (NCSN toy)"),
     ("rings", "toys:rings", "2-D concentric circles (scikit-learn make_circles)"),
     ("moons", "toys:moons", "2-D two moons (scikit-learn make_moons)"),
+    ("oracle", "oracle:oracle", "exact draws from a registered score function (oracle benches)"),
 )
 
 

@@ -24,7 +24,7 @@ def _group_view(g: dict[str, Any]) -> dict[str, Any]:
     for r in g["rows"]:
         grid = Path(r["grid"]) if r.get("grid") else None
         if grid is not None and grid.is_file():
-            label = f"{r['model']} @{r['step']} / {r.get('sampler_label', r['sampler'])}"
+            label = f"{leaderboard.row_label(r)} / {r.get('sampler_label', r['sampler'])}"
             grids.append({"label": label, "src": data_uri(plots.upscaled(grid.read_bytes()))})
     return {
         "group": g,

@@ -14,7 +14,17 @@ from scorebench.metrics.protocol import protocol_fingerprint
 #: Metrics where lower is better; every other metric is higher-is-better.
 LOWER_IS_BETTER = {"fid", "kid_mean", "swd", "mmd2", "mode_weight_error"}
 #: Columns shown, in order, when present; the first present one ranks the group.
-COLUMNS = ["fid", "isc_mean", "kid_mean", "precision", "recall", "mode_weight_error", "swd", "mmd2"]
+COLUMNS = [
+    "fid",
+    "isc_mean",
+    "kid_mean",
+    "precision",
+    "recall",
+    "mode_weight_error",
+    "swd",
+    "mmd2",
+    "log_likelihood",
+]
 LABELS = {
     "fid": "FID",
     "isc_mean": "IS",
@@ -24,6 +34,7 @@ LABELS = {
     "mode_weight_error": "mode weight err",
     "swd": "SWD",
     "mmd2": "MMD^2",
+    "log_likelihood": "log-lik",
 }
 ORIGIN_RUN = "run"
 
@@ -68,9 +79,10 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 metrics[key] = value
         source = spec.get("source", {})
         seeds = [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket]
+        oracle = source.get("kind") == "score_function"
         rows.append(
             {
-                "model": run.get("name") or run.get("path") or "?",
+                "model": f"oracle {source['name']}" if oracle else run.get("name") or "?",
                 "step": source.get("step"),
                 "origin": ORIGIN_RUN,
                 "sampler": spec.get("sampler", {}).get("name", "?"),
@@ -230,6 +242,14 @@ def _metric_cell(row: dict[str, Any], key: str) -> str:
     return _fmt(value) + (f" ± {half:.2g}" if half is not None else "")
 
 
+def row_label(row: dict[str, Any]) -> str:
+    """``run-name @step`` for a run's row, ``name [origin]`` for a baseline."""
+    if row["origin"] != ORIGIN_RUN:
+        return f"{row['model']} [{row['origin']}]"
+    step = row.get("step")
+    return row["model"] + (f" @{step}" if step is not None else "")
+
+
 def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]]]:
     """One group as text: the headers, and per row its cells and whether it is a run's."""
     heads = ["#", "model", "sampler", "NFE", *[LABELS[c] for c in group["columns"]]]
@@ -237,7 +257,7 @@ def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]
     rows = []
     for i, r in enumerate(group["rows"], 1):
         is_run = r["origin"] == ORIGIN_RUN
-        model = f"{r['model']} @{r['step']}" if is_run else f"{r['model']} [{r['origin']}]"
+        model = row_label(r)
         cells = [
             str(i),
             model,
