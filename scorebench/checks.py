@@ -27,9 +27,34 @@ def number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = Fal
     return float(value)
 
 
+def boolean(name: str, value: Any) -> bool:
+    """A bool (not 0/1 or a string)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}.")
+    return value
+
+
 def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     """One of ``allowed``."""
     allowed = tuple(allowed)
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.")
     return value
+
+
+def sampler_state(x: Any, generator: Any) -> Any:
+    """A sampler's initial state: a floating-point tensor [batch, ...] on the generator's
+    device."""
+    import torch
+
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 1:
+        raise ConfigError(
+            "the initial state x must be a floating-point tensor of shape [batch, ...], got "
+            f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}."
+        )
+    if generator is not None and generator.device.type != x.device.type:
+        raise ConfigError(
+            f"the generator is on {generator.device} but the samples are on {x.device}; "
+            "create the generator on the samples' device (torch.Generator(device=...))."
+        )
+    return x

@@ -159,6 +159,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
         step, shape, source = _oracle_source(config, versions)
     else:
         step, shape, source = _run_source(run, config)
+    dry_run(config, factory, shape)
     s = config.sample
     spec = {
         "format": SPEC_FORMAT,
@@ -177,6 +178,40 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     }
     canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
     return Cell(run, config, step, shape, spec)
+
+
+class _FirstScoreCall(Exception):
+    """Raised by the dry run's score function: the sampler got past its checks."""
+
+
+def dry_run(config: RunConfig, sampler: Callable, shape: tuple[int, ...]) -> None:
+    """Run the sampler on one chain up to its first score call, so that parameter values are
+    checked before any cell is drawn (the sampler contract asks samplers to check them
+    first)."""
+    from scorebench.components import build_sigmas
+
+    def stop(x, sigma):
+        raise _FirstScoreCall
+
+    name, params = config.sample.sampler.name, config.sample.sampler.params
+    generator = torch.Generator().manual_seed(0)
+    try:
+        sampler(
+            stop,
+            torch.zeros((1, *shape)),
+            build_sigmas(config, torch.device("cpu")),
+            generator=generator,
+            **params,
+        )
+    except _FirstScoreCall:
+        pass
+    except ConfigError as exc:
+        raise ConfigError(f"sample.sampler.params of {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise ScorebenchError(
+            f"sampler {name!r} failed on its parameters {params} before sampling "
+            f"({type(exc).__name__}: {exc}). Fix the parameters, or report it to its plugin."
+        ) from exc
 
 
 #: How a network trained on discrete levels answers a sigma off its grid (scorebench.score).

@@ -1,28 +1,6 @@
-"""Shared test setup: one torch thread (the 2 cores are shared), an isolated cache dir."""
+"""Fixtures of scorebench's own tests (the shared setup is in the repository's conftest.py)."""
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    # Caches (reference statistics, digits-cnn) are shared across tests of one session
-    # but never touch the user's real cache.
-    root = tmp_path_factory.getbasetemp() / "cache"
-    monkeypatch.setenv("SCOREBENCH_CACHE_DIR", str(root))
-    monkeypatch.setenv("SCOREBENCH_DATA_DIR", str(root / "data"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_plugins():
-    from scorebench.plugins import reset_plugin_manager
-
-    reset_plugin_manager()
-    yield
-    reset_plugin_manager()
+import pytest
 
 
 @pytest.fixture

@@ -53,10 +53,13 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
         return None
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    plt, fig, ax = _figure()
+    plt, fig, ax = _figure(8, 4)
+    one_model = len({r["model"] for r in rows}) == 1
     lines: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        lines.setdefault(f"{r['model']} / {r['sampler']}", []).append(r)
+        lines.setdefault(
+            r["sampler"] if one_model else f"{r['model']} / {r['sampler']}", []
+        ).append(r)
     for label, same in sorted(lines.items()):
         same.sort(key=lambda r: r["nfe"])
         ax.errorbar(
@@ -78,7 +81,9 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     ax.set_xlabel("NFE per sample (log)")
     arrow = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     ax.set_ylabel(f"{LABELS.get(metric, metric)} ({arrow})")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if one_model:
+        ax.set_title(rows[0]["model"], fontsize=9)
     ax.grid(alpha=0.3)
     return _png(plt, fig)
 

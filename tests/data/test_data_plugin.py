@@ -10,7 +10,7 @@ import pytest
 from scorebench.errors import ConfigError
 from scorebench.plugins import BUILTIN_PLUGINS, PluginManager
 
-NAMES = {"cifar10", "mnist", "celeba", "digits", "folder", "toy-gmm", "rings", "moons"}
+NAMES = {"cifar10", "mnist", "celeba", "digits", "folder", "toy-gmm", "rings", "moons", "oracle"}
 
 
 def test_importing_the_plugin_imports_no_heavy_module():
@@ -24,7 +24,7 @@ def test_importing_the_plugin_imports_no_heavy_module():
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == "8 []"
+    assert result.stdout.strip() == f"{len(NAMES)} []"
 
 
 def test_registered_through_the_plugin_manager():

@@ -214,6 +214,10 @@ def _snapshot(root):
         (["--spec", "broken.yaml"], "could not be parsed"),
         (["--spec", "typo.yaml"], "samplerz"),
         (["--set", "train.lr=0.1"], "train another run"),
+        # values, not only names, are checked before the first cell is drawn
+        (["--sampler", "annealed_langevin:steps_per_level=1,-1"], "steps_per_level must be"),
+        (["--sampler", "pf_heun:schedule=levels:steps=50"], "with schedule='levels'"),
+        (["--sampler", "edm_stochastic:S_churn=-1"], "S_churn"),
     ],
 )
 def test_bad_bench_input_is_refused_before_anything_is_computed(digits, tmp_path, args, message):

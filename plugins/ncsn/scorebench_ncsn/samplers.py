@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from scorebench import checks
 from scorebench.errors import ConfigError
 from scorebench.score import ScoreFn
 
@@ -73,20 +74,6 @@ def _check_sigmas(sigmas: object) -> list[float]:
             f"sigmas must be ordered from largest to smallest (annealing goes down), got {values}."
         )
     return values
-
-
-def _check_state(x: object, generator: torch.Generator | None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 1:
-        raise ConfigError(
-            "the initial state x must be a floating-point tensor of shape [batch, ...], got "
-            f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}."
-        )
-    if generator is not None and generator.device.type != x.device.type:
-        raise ConfigError(
-            f"the generator is on {generator.device} but the samples are on {x.device}; "
-            "create the generator on the samples' device (torch.Generator(device=...))."
-        )
-    return x
 
 
 def annealed_step_sizes(
@@ -148,7 +135,7 @@ def annealed_langevin(
     convention = _check_convention(convention)
     if not isinstance(denoise, bool):
         raise ConfigError(f"denoise must be true or false, got {denoise!r}.")
-    x = _check_state(x, generator)
+    x = checks.sampler_state(x, generator)
     step_sizes = annealed_step_sizes(torch.tensor(sigma_values), step_lr, convention).tolist()
 
     with torch.no_grad():
@@ -201,7 +188,7 @@ def langevin(
     steps = _check_count("steps", steps)
     step_size = _check_positive("step_size", step_size)
     sigma = sigma_values[-1] if sigma is None else _check_positive("sigma", sigma)
-    x = _check_state(x, generator)
+    x = checks.sampler_state(x, generator)
     step = step_size / 2  # x + (eps/2) s + sqrt(eps) z  ==  x + a s + sqrt(2a) z with a = eps/2
 
     with torch.no_grad():
