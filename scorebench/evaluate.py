@@ -268,9 +268,9 @@ def plan_images(
             raise ConfigError(
                 f"planned {n} samples of shape {tuple(sample_shape)}, got {tuple(x.shape)}"
             )
-        reference_dir, hit = cache, None
+        reference_dir, reference, hit = cache, None, None
         if binary:
-            reference_dir, hit = engine.ensure_reference(
+            reference_dir, reference, hit = engine.ensure_reference(
                 prepared,
                 reference_protocol,
                 make_reference,
@@ -281,8 +281,7 @@ def plan_images(
         values = engine.compute_metrics(
             prepared,
             x,
-            reference_dir,
-            n_reference=m,
+            reference,
             metrics=metrics,
             settings=settings,
             seed=seed,

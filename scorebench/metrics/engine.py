@@ -1,31 +1,35 @@
-"""The one metric engine: torch-fidelity's ``calculate_metrics`` over scorebench's cached,
-protocol-keyed reference features.
+"""The one metric engine: torch-fidelity's feature extractors and metric functions over
+scorebench's cached, protocol-keyed reference features.
 
-torch-fidelity caches features and statistics under ``<cache_root>/<input name>-<extractor
-name>-...`` (keyed by names only). scorebench never uses its global cache: reference
-features are computed once (with torch-fidelity's own extractor and extraction loop) into a
-directory named by the hash of the FULL reference protocol, written atomically, and each
-evaluation points ``calculate_metrics`` at that directory (``cache_root``) with
-``input2_cache_name="reference"``. The generated samples (input1) are never cached.
+Reference features are computed once (torch-fidelity's extractor and extraction loop) into a
+directory named by the hash of the FULL reference protocol, as plain ``.npy`` arrays (no
+pickle: a cache file can never run code) whose SHA-256 are recorded in the entry's
+``protocol.json``, written last. A file that is missing, altered or unreadable makes the
+entry a miss: it is recomputed, never trusted. Metrics come from torch-fidelity's own
+functions (``isc_features_to_metric``, ``fid_statistics_to_metric``,
+``kid_features_to_metric``, ``prc_features_to_metric``) with the same arguments that
+``calculate_metrics`` passes them; torch-fidelity never reads scorebench's cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from scorebench.errors import ConfigError, DataUnavailableError
-from scorebench.files import atomic_save_torch, atomic_write_json
+from scorebench.errors import ConfigError
+from scorebench.files import atomic_write, atomic_write_json
 from scorebench.metrics.extractors import PreparedExtractor
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 
-REFERENCE_INPUT_NAME = "reference"
 #: Seed of the permutation that picks a reference subset (fixed: the subset is part of the
 #: protocol, not of one evaluation's randomness).
 REFERENCE_SUBSET_SEED = 0
@@ -92,24 +96,6 @@ class ReferenceSubset(Dataset):
         return to_uint8(item.unsqueeze(0), self.channels)[0]
 
 
-class _CachedOnly(Dataset):
-    """Stands in for the reference inside ``calculate_metrics``: its features are in the
-    cache, so torch-fidelity must never read an item. If it does, the cache was removed
-    while we ran."""
-
-    def __init__(self, n: int, where: Path) -> None:
-        self.n = n
-        self.where = where
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        raise DataUnavailableError(
-            f"reference features vanished from {self.where} during evaluation; run again."
-        )
-
-
 def _fidelity_device(device: str | torch.device) -> tuple[bool, Any]:
     """torch-fidelity knows only cuda=True/False (current CUDA device)."""
     dev = torch.device(device)
@@ -124,14 +110,13 @@ def _fidelity_device(device: str | torch.device) -> tuple[bool, Any]:
     )
 
 
-def _feature_file(root: Path, fidelity_name: str, layer: str) -> Path:
-    # torch-fidelity's naming in utils.extract_featuresdict_from_input_id_cached.
-    return root / f"{REFERENCE_INPUT_NAME}-{fidelity_name}-features-{layer}.pt"
-
-
-def _stat_file(root: Path, fidelity_name: str, layer: str) -> Path:
-    # torch-fidelity's naming in metric_fid.fid_featuresdict_to_statistics_cached.
-    return root / f"{REFERENCE_INPUT_NAME}-{fidelity_name}-stat-fid-{layer}.pt"
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file, read now (no memo: a cache file may change under us)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def extract_features(
@@ -171,36 +156,58 @@ def ensure_reference(
     cache_dir: Path,
     device: str,
     batch_size: int,
-) -> tuple[Path, bool]:
-    """The directory holding the reference features and FID statistics of
-    ``reference_protocol``; computed and written (atomically) on a miss. Returns
-    ``(directory, was_cached)``. ``make_dataset()`` builds the reference Dataset (uint8)."""
+) -> tuple[Path, dict[str, np.ndarray], bool]:
+    """The reference features per layer (``features-<layer>``) and FID statistics
+    (``fid-mu``, ``fid-sigma``) of ``reference_protocol``: loaded from the cache when the
+    entry is whole and every file has its recorded SHA-256, else computed and written
+    (atomically). Returns ``(directory, arrays, was_cached)``. ``make_dataset()`` builds the
+    reference Dataset (uint8)."""
     from torch_fidelity.metric_fid import fid_features_to_statistics
 
-    key = protocol_fingerprint(reference_protocol)
-    root = cache_dir / "reference" / key
+    root = cache_dir / "reference" / protocol_fingerprint(reference_protocol)
     layers = reference_layers(prepared)
-    fid_layer = prepared.layers["fid"]
-    files = [_feature_file(root, prepared.fidelity_name, layer) for layer in layers]
-    stat = _stat_file(root, prepared.fidelity_name, fid_layer)
-    manifest = root / "protocol.json"
-    if manifest.is_file() and stat.is_file() and all(f.is_file() for f in files):
-        try:
-            stored = json.loads(manifest.read_text()).get("protocol")
-        except (OSError, ValueError):
-            stored = None
-        if stored == json.loads(json.dumps(reference_protocol)):
-            return root, True
-        # A corrupt manifest or a (64-bit) key collision: recompute and overwrite.
+    names = [f"features-{layer}" for layer in layers] + ["fid-mu", "fid-sigma"]
+    cached = _load_entry(root, reference_protocol, names)
+    if cached is not None:
+        return root, cached, True
     features = extract_features(
         prepared, make_dataset(), layers=layers, device=device, batch_size=batch_size
     )
-    for layer, path in zip(layers, files, strict=True):
-        atomic_save_torch(features[layer], path)
-    atomic_save_torch(fid_features_to_statistics(features[fid_layer]), stat)
-    # Written last: its presence says the entry is complete.
-    atomic_write_json(manifest, {"key": key, "protocol": reference_protocol})
-    return root, False
+    stats = fid_features_to_statistics(features[prepared.layers["fid"]])
+    arrays = {f"features-{layer}": features[layer].numpy() for layer in layers}
+    arrays.update({"fid-mu": stats["mu"], "fid-sigma": stats["sigma"]})
+    hashes = {}
+    for name, array in arrays.items():
+        path = root / f"{name}.npy"
+        atomic_write(path, lambda fh, a=array: np.save(fh, a, allow_pickle=False))
+        hashes[name] = _sha256(path)
+    # Written last: its presence says the entry is complete, its hashes what it holds.
+    manifest = {"protocol": reference_protocol, "sha256": hashes}
+    atomic_write_json(root / "protocol.json", manifest)
+    return root, arrays, False
+
+
+def _load_entry(
+    root: Path, reference_protocol: dict[str, Any], names: list[str]
+) -> dict[str, np.ndarray] | None:
+    """A whole, unaltered cache entry for this protocol, or None (then it is recomputed)."""
+    try:
+        manifest = json.loads((root / "protocol.json").read_text())
+        if manifest.get("protocol") != json.loads(json.dumps(reference_protocol)):
+            return None  # another protocol under this (64-bit) key
+        arrays = {}
+        for name in names:
+            path = root / f"{name}.npy"
+            if _sha256(path) != manifest["sha256"][name]:
+                warnings.warn(
+                    f"{path} changed since scorebench wrote it; recomputing the reference.",
+                    stacklevel=3,
+                )
+                return None
+            arrays[name] = np.load(path, allow_pickle=False)
+        return arrays
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing, unreadable, or an older cache format
 
 
 def metric_settings(metrics: tuple[str, ...], n: int, m: int) -> dict[str, Any]:
@@ -242,47 +249,66 @@ def validate_metrics(metrics: Any) -> tuple[str, ...]:
 def compute_metrics(
     prepared: PreparedExtractor,
     samples: torch.Tensor,
-    reference_dir: Path,
+    reference: dict[str, np.ndarray] | None,
     *,
-    n_reference: int,
     metrics: tuple[str, ...],
     settings: Mapping[str, Any],
     seed: int,
     device: str,
     batch_size: int,
 ) -> dict[str, float]:
-    """IS/FID/KID/PRC of ``samples`` (uint8) against the cached reference, by
-    ``torch_fidelity.calculate_metrics``."""
-    import torch_fidelity
+    """IS/FID/KID/PRC of ``samples`` (uint8) against the reference arrays of
+    :func:`ensure_reference`, by torch-fidelity's metric functions."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
 
-    cuda, ctx = _fidelity_device(device)
-    kwargs: dict[str, Any] = {
-        "input1": ImagesDataset(samples, prepared.channels),
-        "input2": _CachedOnly(n_reference, reference_dir) if set(metrics) - {"isc"} else None,
-        "input2_cache_name": REFERENCE_INPUT_NAME,
-        "cache_root": str(reference_dir),
-        "cache": True,
-        "feature_extractor": prepared.fidelity_name,
-        "feature_extractor_weights_path": str(prepared.weights_path),
-        "cuda": cuda,
-        "batch_size": batch_size,
-        "rng_seed": seed,
-        "samples_shuffle": True,
-        "save_cpu_ram": True,  # no DataLoader worker processes; same numbers
-        "verbose": False,
-    }
-    for metric in METRICS:
-        kwargs[metric] = metric in metrics
-        kwargs[f"feature_layer_{metric}"] = prepared.layers[metric]
+    layer = prepared.layers
+    features = extract_features(
+        prepared,
+        ImagesDataset(samples, prepared.channels),
+        layers=sorted({layer[m] for m in metrics}),
+        device=device,
+        batch_size=batch_size,
+    )
+
+    def ref(metric: str) -> torch.Tensor:
+        return torch.from_numpy(reference[f"features-{layer[metric]}"])
+
+    raw: dict[str, Any] = {}
     if "isc" in metrics:
-        kwargs["isc_splits"] = settings["isc"]["splits"]
+        isc = settings["isc"]
+        raw.update(
+            isc_features_to_metric(features[layer["isc"]], isc["splits"], isc["shuffle"], seed)
+        )
+    if "fid" in metrics:
+        ref_stats = {"mu": reference["fid-mu"], "sigma": reference["fid-sigma"]}
+        stats = fid_features_to_statistics(features[layer["fid"]])
+        raw.update(fid_statistics_to_metric(stats, ref_stats, verbose=False))
     if "kid" in metrics:
-        kwargs["kid_subsets"] = settings["kid"]["subsets"]
-        kwargs["kid_subset_size"] = settings["kid"]["subset_size"]
+        kid = settings["kid"]
+        raw.update(
+            kid_features_to_metric(
+                features[layer["kid"]],
+                ref("kid"),
+                kid_subsets=kid["subsets"],
+                kid_subset_size=kid["subset_size"],
+                rng_seed=seed,
+                verbose=False,
+            )
+        )
     if "prc" in metrics:
-        kwargs["prc_neighborhood"] = settings["prc"]["neighborhood"]
-    with ctx:
-        raw = torch_fidelity.calculate_metrics(**kwargs)
+        neighborhood = settings["prc"]["neighborhood"]
+        raw.update(
+            prc_features_to_metric(
+                features[layer["prc"]],
+                ref("prc"),
+                prc_neighborhood=neighborhood,
+                save_cpu_ram=True,
+                verbose=False,
+            )
+        )
     return {RESULT_KEYS[k]: float(v) for k, v in raw.items() if k in RESULT_KEYS}
 
 
@@ -305,10 +331,6 @@ def cross_check_fid(
         for batch in to_uint8(samples, prepared.channels).split(batch_size):
             metric.update(batch.to(device), real=False)
         return float(metric.compute())
-
-
-def reference_manifest(reference_dir: Path) -> dict[str, Any]:
-    return json.loads((reference_dir / "protocol.json").read_text())
 
 
 __all__ = [

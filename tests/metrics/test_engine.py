@@ -34,8 +34,7 @@ def test_engine_fid_equals_scipy_sqrtm_on_the_same_features(digits_test_images):
         layer
     ]
     ref_dir = Path(record["reference_cache"]["path"])
-    ref_file = engine._feature_file(ref_dir, prepared.fidelity_name, layer)
-    f_ref = torch.load(ref_file)
+    f_ref = torch.from_numpy(np.load(ref_dir / f"features-{layer}.npy"))
     assert len(f_ref) == record["n_reference"] == 1437
     direct = _fid_sqrtm(f_samples.double().numpy(), f_ref.double().numpy())
     assert record["metrics"]["fid"] == pytest.approx(direct, rel=1e-3)
@@ -107,7 +106,7 @@ def test_incomplete_or_foreign_cache_entry_is_recomputed(digits_test_images, tmp
         json.loads((ref / "protocol.json").read_text())["protocol"]
         == (first["protocol"]["reference"])
     )
-    next(ref.glob("*-stat-fid-*.pt")).unlink()  # a crash between writes
+    (ref / "fid-mu.npy").unlink()  # a crash between writes
     again = evaluate_images(x, dataset="digits", metrics=("fid",), reference_count=100)
     assert again["reference_cache"]["hit"] is False
     assert again["metrics"]["fid"] == pytest.approx(first["metrics"]["fid"], rel=1e-9)
@@ -119,3 +118,48 @@ def test_incomplete_or_foreign_cache_entry_is_recomputed(digits_test_images, tmp
     assert evaluate_images(x, dataset="digits", metrics=("fid",), reference_count=100)[
         "reference_cache"
     ]["hit"]
+
+
+def _fresh_reference(digits_test_images, tmp_path, monkeypatch):
+    """An evaluation with its own reference cache under tmp_path; returns (record, dir)."""
+    monkeypatch.setenv("SCOREBENCH_CACHE_DIR", str(tmp_path))
+    record = evaluate_images(digits_test_images[:20], dataset="digits", metrics=("fid", "kid"))
+    return record, Path(record["reference_cache"]["path"])
+
+
+class _Payload:
+    """Unpickling this object would create ``path``: the probe of a code-executing cache."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_a_pickle_in_the_reference_cache_is_never_executed(
+    digits_test_images, tmp_path, monkeypatch
+):
+    first, ref = _fresh_reference(digits_test_images, tmp_path, monkeypatch)
+    marker = tmp_path / "executed"
+    for target in ref.glob("*.npy"):
+        torch.save({"evil": _Payload(marker)}, target)  # a pickle where arrays belong
+    with pytest.warns(UserWarning, match="changed since scorebench wrote it"):
+        again = evaluate_images(digits_test_images[:20], dataset="digits", metrics=("fid", "kid"))
+    assert not marker.exists()
+    assert again["reference_cache"]["hit"] is False
+    assert again["metrics"] == first["metrics"]
+
+
+def test_altered_reference_statistics_are_recomputed_not_trusted(
+    digits_test_images, tmp_path, monkeypatch
+):
+    first, ref = _fresh_reference(digits_test_images, tmp_path, monkeypatch)
+    mu = np.load(ref / "fid-mu.npy")
+    np.save(ref / "fid-mu.npy", mu * 10)  # still loads, numbers changed
+    with pytest.warns(UserWarning, match="fid-mu.npy changed"):
+        again = evaluate_images(digits_test_images[:20], dataset="digits", metrics=("fid", "kid"))
+    assert again["reference_cache"]["hit"] is False
+    assert again["metrics"]["fid"] == first["metrics"]["fid"]
+    cached = evaluate_images(digits_test_images[:20], dataset="digits", metrics=("fid", "kid"))
+    assert cached["reference_cache"]["hit"] is True and cached["metrics"] == first["metrics"]
