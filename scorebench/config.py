@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import difflib
 import inspect
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -219,6 +220,9 @@ def _join(prefix: str, key: str) -> str:
 
 def _check_values(config: RunConfig) -> None:
     flat = flatten(config.to_dict())
+    for key, value in flat.items():
+        if isinstance(value, float) and not math.isfinite(value) and ".params." not in key:
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
     for key in POSITIVE:
         if flat[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {flat[key]!r}")
@@ -233,6 +237,11 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(f"runtime.device must be auto, cpu, cuda or cuda:N; got {device!r}")
     if len(config.train.betas) != 2 or not all(0 <= b < 1 for b in config.train.betas):
         raise ConfigError(f"train.betas must be two numbers in [0, 1); got {config.train.betas}")
+    if config.train.grad_clip is not None and not config.train.grad_clip > 0:
+        raise ConfigError(
+            f"train.grad_clip must be > 0 (the largest gradient norm) or null, got "
+            f"{config.train.grad_clip}"
+        )
     if config.train.ema is not None and not 0 < config.train.ema < 1:
         raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
     if config.sample.seed is not None and config.sample.seed < 0:
@@ -265,6 +274,8 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     unless the override changes the component's ``name`` (then its params start empty)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
+        if value is None and isinstance(out.get(key), dict):
+            continue  # an empty section (`train:` holding only comments) changes nothing
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             if "name" in value and value["name"] != out[key].get("name"):
                 out[key] = {"params": {}} if "params" in out[key] else {}
@@ -334,11 +345,17 @@ def build_config(
     overrides: list[str] | tuple[str, ...] = (),
 ) -> RunConfig:
     """The validated RunConfig from a recipe preset, an optional file and ``key=value`` overrides."""
+    layers = [(f"config file {str(file)!r}", read_file(file))] if file is not None else []
+    layers += [(f"--set {text!r}", parse_override(text)) for text in overrides]
     data = preset
-    if file is not None:
-        data = merge(data, read_file(file))
-    for text in overrides:
-        data = merge(data, parse_override(text))
+    for where, layer in layers:
+        fixed = {"recipe", "dataset"} & set(layer)
+        if fixed:
+            raise ConfigError(
+                f"{where}: {', '.join(sorted(fixed))} cannot be overridden: the command names "
+                "them (scorebench train RECIPE --dataset NAME); set data.* to change the data."
+            )
+        data = merge(data, layer)
     config = _build(RunConfig, data, "")
     _check_values(config)
     return config

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,23 +53,38 @@ def atomic_save_torch(obj: Any, path: str | Path) -> Path:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one line with a single write, so a crash never leaves half a record."""
+    """Append one line with a single checked, fsynced write. A torn last line left by a
+    killed writer is closed first, so this record never glues onto it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = os.write(fd, line)
+        if written != len(line):  # e.g. a full disk: never leave a record half-written
+            os.ftruncate(fd, size)
+            raise OSError(f"{path}: wrote {written} of {len(line)} bytes (is the disk full?)")
+        os.fsync(fd)
     finally:
         os.close(fd)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file; torn or damaged lines are skipped with a warning."""
     if not path.exists():
         return []
-    records = []
-    for line in path.read_text().splitlines():
+    records, bad = [], 0
+    for line in path.read_text(errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a torn last line from a killed process
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif line.strip():
+            bad += 1
+    if bad:
+        warnings.warn(f"{path}: skipped {bad} damaged line(s)", stacklevel=2)
     return records

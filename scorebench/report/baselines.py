@@ -23,12 +23,15 @@ def baselines_dir() -> Path:
 
 
 def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
-    """The baseline tables named ``ids``; a missing one is skipped with a note in the table."""
+    """The baseline tables named ``ids`` (files ``<baselines dir>/<id>.json``)."""
     tables = []
     for name in ids:
         path = baselines_dir() / f"{name}.json"
         if not path.is_file():
-            continue
+            known = sorted(p.stem for p in baselines_dir().glob("*.json"))
+            raise ScorebenchError(
+                f"no baseline table {name!r} in {baselines_dir()}; known: {', '.join(known)}"
+            )
         try:
             tables.append(json.loads(path.read_text()))
         except json.JSONDecodeError as exc:

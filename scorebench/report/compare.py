@@ -10,6 +10,7 @@ version do not matter, so a CI run in a temporary directory matches the committe
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,15 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
     for item in items:
         metric, sep, value = item.partition("=")
         try:
-            out[metric.strip()] = -float(value[:-1]) / 100 if value.endswith("%") else float(value)
+            number = float(value[:-1] if value.endswith("%") else value)
         except ValueError:
             sep = ""
-        if not sep:
-            raise ScorebenchError(f"--threshold {item!r}: expected METRIC=NUMBER or METRIC=N%")
+        if not sep or not math.isfinite(number) or number < 0:
+            raise ScorebenchError(
+                f"--threshold {item!r}: expected METRIC=NUMBER or METRIC=N%, a finite "
+                "worsening >= 0 (e.g. fid=2.5 or fid=5%)"
+            )
+        out[metric.strip()] = -number / 100 if value.endswith("%") else number
     return out
 
 
