@@ -25,8 +25,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# No markup: printed text quotes user input (paths, names, --set values) that may hold
+# [brackets]; styles are given explicitly where wanted.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 PANEL_INFO = "Plugins and components"
 
@@ -91,7 +93,7 @@ def plugins(
         table.add_row(p.name, p.version, p.source, "\n".join(p.hooks), provided or "-")
     out.print(table)
     for f in manager.failures:
-        out.print(f"[red]plugin {f.name!r} failed ({f.stage}): {f.error}[/red]")
+        out.print(f"plugin {f.name!r} failed ({f.stage}): {f.error}", style="red")
 
 
 @app.command("list", rich_help_panel=PANEL_INFO)
@@ -302,7 +304,7 @@ def run(
 
 def _table_console() -> Console:
     """Logs do not wrap lines: give tables room there; a terminal keeps its own width."""
-    return out if out.is_terminal else Console(width=132)
+    return out if out.is_terminal else Console(width=132, markup=False)
 
 
 def _print_board(board) -> None:
@@ -467,7 +469,7 @@ def main() -> None:
     manager = get_plugin_manager()
     manager.add_commands(app)
     for f in manager.failures:
-        err.print(f"[yellow]warning: plugin {f.name!r} failed ({f.stage}): {f.error}[/yellow]")
+        err.print(f"warning: plugin {f.name!r} failed ({f.stage}): {f.error}", style="yellow")
     try:
         app()  # standalone: Typer reports usage errors itself and exits
     except ScorebenchError as exc:

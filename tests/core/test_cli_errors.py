@@ -64,3 +64,22 @@ def test_a_misspelt_feature_extractor_is_caught_before_training(tmp_path):
     assert result.returncode == 2
     assert "eval.extractor" in result.stderr and "Did you mean 'digits-cnn'" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "[/x]"],
+        ["train", "ncsn", "-d", "[/x]"],
+        ["train", "ncsn", "-d", "digits", "--set", "[/x]=1"],
+        ["compare", "a", "b", "-t", "[/x]=1"],
+        ["report", "[/b]"],
+        ["bench", "[/b]", "--sampler", "[red]x"],
+    ],
+)
+def test_user_text_is_never_read_as_rich_markup(tmp_path, args):
+    (tmp_path / "[/b]").mkdir()  # a run directory name that is rich markup
+    result = scorebench(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
+    assert "error:" in result.stderr
