@@ -78,7 +78,7 @@ def test_a_misspelt_feature_extractor_is_caught_before_training(tmp_path):
     ],
 )
 def test_user_text_is_never_read_as_rich_markup(tmp_path, args):
-    (tmp_path / "[/b]").mkdir()  # a run directory name that is rich markup
+    (tmp_path / "[/b]").mkdir(parents=True)  # a run directory name that is rich markup
     result = scorebench(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
