@@ -279,13 +279,19 @@ def run_bench(
 ) -> dict[str, Any] | None:
     """Measure every cell (cached ones are skipped) and write the leaderboard to
     ``out_dir``. Returns the board (None on non-zero torchrun ranks)."""
+    from contextlib import ExitStack
+
     from scorebench.files import atomic_write_json
     from scorebench.plugins import registry
+    from scorebench.runs import locked
     from scorebench.workflow import measure, report_stage
 
     cells = plan_cells(spec, out_dir)
     log(f"bench: {len(cells)} cells ({len(spec.sources)} sources)")
-    records = measure(cells, device=device, inception_weights=inception_weights, log=log)
+    with ExitStack() as stack:
+        for run in {str(c.run.path): c.run for c in cells}.values():
+            stack.enter_context(locked(run, "bench"))
+        records = measure(cells, device=device, inception_weights=inception_weights, log=log)
     if records is None:
         return None
     baselines: list[str] = []

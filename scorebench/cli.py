@@ -176,14 +176,17 @@ def train(
     """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
 
     Under `torchrun --nproc_per_node N` the same command trains with DDP."""
-    from scorebench.runs import move_aside
+    from scorebench.components import check_components
+    from scorebench.runs import locked, move_aside
     from scorebench.train import train as train_run
 
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
     run = _run_dir(run_dir, recipe, dataset)
     if force and (aside := move_aside(run)):
         err.print(f"moved the previous run to {aside}")
-    result = train_run(config, run, argv=sys.argv)
+    check_components(config)  # before the lock creates the run directory
+    with locked(run, "train"):
+        result = train_run(config, run, argv=sys.argv)
     err.print(
         f"trained to step {result.step} in {run.path}"
         + (f" (resumed from {result.resumed_from})" if result.resumed_from else "")

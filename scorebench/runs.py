@@ -11,6 +11,7 @@ A run directory holds::
     evals/<key>/       one directory per sampling spec: samples and one result per protocol
                        (layout in scorebench/evals.py)
     report/            leaderboard.md, leaderboard.json, report.html (scorebench run)
+    .lock              held (flock) by the process writing to the run; names its PID
 
 The parent directory's ``history.jsonl`` keeps every evaluation record ever made there.
 """
@@ -18,11 +19,13 @@ The parent directory's ``history.jsonl`` keeps every evaluation record ever made
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,35 @@ CHANGEABLE = (
     "data.root",
     "data.num_workers",
 )
+
+
+@contextmanager
+def locked(run: RunDir, what: str):
+    """Hold an advisory lock on the run directory while ``what`` writes to it: a second
+    scorebench process on the same directory is refused with the holder's PID instead of
+    doubling its logs. Under torchrun rank 0 holds it for the job. Released on exit, also
+    when the process is killed (the kernel drops flock locks)."""
+    import fcntl
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    run.path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise ScorebenchError(
+                f"{run.path} is in use by {holder}. Wait for it to finish (or stop it), or "
+                "use another --run-dir."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"scorebench {what} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 def move_aside(run: RunDir) -> Path | None:

@@ -57,10 +57,15 @@ def sample_stage(
     """Draw the samples of one cell of ``run`` (sharded across torchrun ranks)."""
     import json
 
+    from scorebench.runs import locked
+
     cell = make_cell(run, overrides)
-    with distributed.session(device or cell.config.runtime.device) as (dist, dev):
-        with progress_bar(dist.is_main and not quiet) as bar:
-            drawn = sample_cells([cell], dist, dev, bar)[0]
+    with (
+        locked(run, "sample"),
+        distributed.session(device or cell.config.runtime.device) as (dist, dev),
+        progress_bar(dist.is_main and not quiet) as bar,
+    ):
+        drawn = sample_cells([cell], dist, dev, bar)[0]
     record = json.loads((cell.samples / "samples.json").read_text())
     return {**record, "drawn_now": drawn, "cell": cell.key, "path": str(cell.path)}
 
@@ -83,7 +88,10 @@ def eval_stage(
     cached = cached_result(cell, evaluation.fingerprint, cross_check=check)
     if cached is not None:
         return cached, True
-    return evaluate_cell(cell, evaluation), False
+    from scorebench.runs import locked
+
+    with locked(run, "eval"):
+        return evaluate_cell(cell, evaluation), False
 
 
 def report_stage(
@@ -164,16 +172,23 @@ def run_pipeline(
     """train -> sample -> eval -> report, skipping each stage whose artifacts exist.
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
-    import time
 
     from scorebench.components import check_components
-    from scorebench.plugins import registry
-    from scorebench.runs import move_aside
-    from scorebench.train import train
+    from scorebench.runs import locked, move_aside
 
     if force and (aside := move_aside(run)):
         log(f"moved the previous run to {aside}")
     check_components(config)  # a misspelt sampler fails now, not after training
+    with locked(run, "run"):
+        return _run_locked(config, run, argv=argv, inception_weights=inception_weights, log=log)
+
+
+def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[str, Any]:
+    import time
+
+    from scorebench.plugins import registry
+    from scorebench.train import train
+
     timings: dict[str, Any] = {}
 
     steps = run.checkpoint_steps()

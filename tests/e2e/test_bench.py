@@ -307,3 +307,36 @@ def test_an_oracle_source_is_measured_against_exact_samples(tmp_path):
     assert rows["annealed_langevin"]["model"] == "oracle toy-gmm"
     again = bench("--spec", "spec.yaml", "--out", "out", cwd=tmp_path)
     assert "4 of 4 evaluations cached" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "ncsn", "-d", "digits", *[f"--set={o}" for o in DIGITS_TINY], "--run-dir"],
+        ["sample"],
+        ["bench"],
+    ],
+    ids=["train", "sample", "bench"],
+)
+def test_a_second_process_on_a_run_directory_is_refused(digits, tmp_path, command):
+    from scorebench.runs import locked
+
+    run = _copy(digits, tmp_path)
+    before = _snapshot(run)
+    with locked(RunDir(run), "test"):
+        result = subprocess.run(
+            [sys.executable, "-m", "scorebench.cli", *command, str(run)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            timeout=300,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"is in use by scorebench test (pid {os.getpid()})" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert {p: t for p, t in _snapshot(run).items() if p.name != ".lock"} == {
+        p: t for p, t in before.items() if p.name != ".lock"
+    }
+    again = bench(str(run), cwd=tmp_path)  # the lock went with the holder
+    assert again.returncode == 0, again.stderr[-2000:]
