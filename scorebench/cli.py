@@ -176,7 +176,7 @@ def train(
     """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
 
     Under `torchrun --nproc_per_node N` the same command trains with DDP."""
-    from scorebench.components import check_components
+    from scorebench.components import check_before_training
     from scorebench.runs import locked, move_aside
     from scorebench.train import train as train_run
 
@@ -184,7 +184,7 @@ def train(
     run = _run_dir(run_dir, recipe, dataset)
     if force and (aside := move_aside(run)):
         err.print(f"moved the previous run to {aside}")
-    check_components(config)  # before the lock creates the run directory
+    check_before_training(config)  # before the lock creates the run directory
     with locked(run, "train"):
         result = train_run(config, run, argv=sys.argv)
     err.print(

@@ -98,6 +98,16 @@ def check_components(config: RunConfig) -> None:
             raise ConfigError(f"eval.extractor: {exc}") from exc
 
 
+def check_before_training(config: RunConfig) -> None:
+    """All that can be checked before a run trains: component names and parameters, and the
+    sampler's parameter values (a dry run on the dataset's shape), so a bad ``step_lr``
+    fails now and not when the first grid is drawn after training."""
+    from scorebench.evals import dry_run
+
+    check_components(config)
+    dry_run(config, build_sampler(config), tuple(build_dataset(config).shape))
+
+
 def build_optimizer(
     config: RunConfig, network: torch.nn.Module, device: torch.device
 ) -> torch.optim.Optimizer:

@@ -173,12 +173,12 @@ def run_pipeline(
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
 
-    from scorebench.components import check_components
+    from scorebench.components import check_before_training
     from scorebench.runs import locked, move_aside
 
     if force and (aside := move_aside(run)):
         log(f"moved the previous run to {aside}")
-    check_components(config)  # a misspelt sampler fails now, not after training
+    check_before_training(config)  # a bad sampler value fails now, not after training
     with locked(run, "run"):
         return _run_locked(config, run, argv=argv, inception_weights=inception_weights, log=log)
 

@@ -83,3 +83,20 @@ def test_user_text_is_never_read_as_rich_markup(tmp_path, args):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
     assert "error:" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_a_bad_sampler_value_fails_before_training(tmp_path, command):
+    result = scorebench(
+        command,
+        "ncsn",
+        "-d",
+        "digits",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--set",
+        "sample.sampler.params.step_lr=abc",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "step_lr" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "r").exists()
