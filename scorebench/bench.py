@@ -181,8 +181,7 @@ def load_spec(
 
     data: dict[str, Any] = preset_spec(preset) if preset else {}
     data.update(read_file(file) if file else {})
-    where = f"bench spec {file!r}" if file else "bench options"
-    where = f"bench preset {preset!r}" if preset and not file else where
+    where = f"bench spec {file!r}" if file else f"bench preset {preset!r}" if preset else "flags"
     if not isinstance(data.get("sources", []), list) or not isinstance(
         data.get("samplers", []), list
     ):

@@ -287,7 +287,7 @@ def sample_cell(
     """Draw this rank's missing shards of ``cell``; returns how many samples it drew."""
     from scorebench.sample import draw_shard, load_model, shard_count
 
-    if rank == 0:
+    if rank == 0 and not (cell.path / "spec.json").is_file():  # the key is its hash
         atomic_write_json(cell.path / "spec.json", cell.spec)
     n = cell.config.sample.n
     todo = [
@@ -394,6 +394,20 @@ def plan(
     )
 
 
+def plan_key(cell: Cell) -> str:
+    """What a cell's evaluation plan depends on: cells that share it share one plan (the
+    reference data and the feature extractor are prepared once per bench, not per cell)."""
+    config = cell.config.to_dict()
+    return canonical_json(
+        {
+            "data": config["data"],
+            "eval": config["eval"],
+            "n": cell.config.sample.n,
+            "shape": cell.shape,
+        }
+    )
+
+
 def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
     """The stored record of ``cell`` under protocol ``fingerprint``, if whole."""
     path = cell.result_path(fingerprint)
@@ -417,6 +431,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         "sampling_key": cell.key,
         "spec": cell.spec,
         "sampling": sampling,
+        "grid": str(cell.grid),
     }
     record["run"] = {
         "path": str(cell.run.path),

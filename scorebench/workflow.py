@@ -140,10 +140,14 @@ def measure(
     """Sample and evaluate ``cells``; a cell whose result exists is neither sampled nor
     evaluated again. Under torchrun every rank samples, rank 0 evaluates and returns the
     records (other ranks return None)."""
-    from scorebench.evals import cached_result, evaluate_cell, plan
+    from scorebench.evals import cached_result, evaluate_cell, plan, plan_key
 
     with distributed.session(device) as (dist, dev):
-        plans = [plan(c, device=str(dev), inception_weights=inception_weights) for c in cells]
+        shared: dict[str, Any] = {}
+        for c in cells:
+            if plan_key(c) not in shared:
+                shared[plan_key(c)] = plan(c, device=str(dev), inception_weights=inception_weights)
+        plans = [shared[plan_key(c)] for c in cells]
         done = [cached_result(c, p.fingerprint) for c, p in zip(cells, plans, strict=True)]
         todo = [c for c, r in zip(cells, done, strict=True) if r is None]
         if len(todo) < len(cells):

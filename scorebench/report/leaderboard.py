@@ -101,7 +101,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 ),
                 "source": run.get("path"),
                 "cells": [r.get("cell", {}).get("key") for r in bucket],
-                "grid": _grid_path(run.get("path"), first.get("cell", {}).get("sampling_key")),
+                "grid": first.get("cell", {}).get("grid"),
                 "match": {  # what compare pairs rows on: not paths, not the weights' bytes
                     "recipe": run.get("recipe"),
                     "dataset": run.get("dataset"),
@@ -112,13 +112,6 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _grid_path(run_path: str | None, sampling_key: str | None) -> str | None:
-    """The sample grid of a cell (scorebench.evals layout)."""
-    if not run_path or not sampling_key:
-        return None
-    return f"{run_path}/evals/{sampling_key}/samples.png"
 
 
 def _mean(values: list[Any]) -> float | None:
