@@ -21,13 +21,16 @@ from typing import Any
 import pluggy
 
 from scorebench import __version__, hookimpl, hookspecs
-from scorebench.registry import KINDS, Component, Registry
+from scorebench.registry import KINDS, Component, Conflict, Registry
 
 __all__ = ["PluginManager", "get_plugin_manager", "hookimpl", "load", "registry"]
 
 ENTRY_POINT_GROUP = "scorebench"
 DISABLE_AUTOLOAD_ENV = "SCOREBENCH_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_ENV = "SCOREBENCH_BLOCK_PLUGINS"
+
+#: Where scorebench's own plugins come from: they win a name clash with any other plugin.
+FIRST_PARTY_SOURCES = {"builtin", "scorebench-ncsn", "scorebench-samplers"}
 
 #: The core's own features, registered as plugins exactly like third-party ones.
 BUILTIN_PLUGINS: dict[str, str] = {
@@ -133,14 +136,24 @@ class PluginManager:
         return [dataclasses.replace(c, plugin=impl.plugin_name) for c in components]
 
     def registry(self, kind: str) -> Registry:
-        """The registry of one kind. Raises DuplicateComponentError naming both plugins."""
+        """The registry of one kind. First-party plugins are added first, so a third-party
+        plugin registering the same name never replaces them (it answers ``plugin:name``)."""
         if kind not in self._registries:
             registry = Registry(kind)
-            for by_kind in self.contributions().values():
-                for component in by_kind.get(kind, []):
+            contributions = self.contributions()
+            for name in sorted(contributions, key=lambda n: not self.first_party(n)):
+                for component in contributions[name].get(kind, []):
                     registry.add(component)
             self._registries[kind] = registry
         return self._registries[kind]
+
+    def first_party(self, name: str) -> bool:
+        info = self._infos.get(name)
+        return info is not None and info.source in FIRST_PARTY_SOURCES
+
+    def conflicts(self) -> list[Conflict]:
+        """Every name registered by two plugins, in every kind."""
+        return [c for kind in KINDS for c in self.registry(kind).conflicts]
 
     def add_commands(self, app: Any) -> None:
         for impl in self.pm.hook.register_commands.get_hookimpls():

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorebench.errors import DuplicateComponentError, ScorebenchError, UnknownComponentError
+from scorebench.errors import ScorebenchError, UnknownComponentError
 
 #: Every component kind, with the hook that contributes it and what the factory returns.
 KINDS: dict[str, str] = {
@@ -68,34 +68,55 @@ class Component:
         return obj
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Two plugins registered one name: ``kept`` answers the plain name, ``shadowed`` only
+    its qualified name ``shadowed:name``."""
+
+    kind: str
+    name: str
+    kept: str
+    shadowed: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind[:-1]} {self.name!r} is registered by plugins {self.kept!r} and "
+            f"{self.shadowed!r}; {self.name!r} is {self.kept!r}'s, use "
+            f"'{self.shadowed}:{self.name}' for the other."
+        )
+
+
 class Registry:
-    """Components of one kind, by name."""
+    """Components of one kind, by name. A name registered twice keeps its first component
+    (the plugin manager adds first-party plugins first); every component also answers its
+    qualified name ``plugin:name``."""
 
     def __init__(self, kind: str) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
         self.kind = kind
         self._entries: dict[str, Component] = {}
+        self._qualified: dict[str, Component] = {}
+        self.conflicts: list[Conflict] = []
 
     def add(self, component: Component) -> None:
         if not isinstance(component, Component):
             raise TypeError(
                 f"{self.kind}: expected scorebench.registry.Component, got {type(component).__name__}"
             )
+        self._qualified.setdefault(f"{component.plugin}:{component.name}", component)
         existing = self._entries.get(component.name)
-        if existing is not None:
-            raise DuplicateComponentError(
-                f"{self.kind[:-1]} {component.name!r} is registered twice: by plugin "
-                f"{existing.plugin!r} and by plugin {component.plugin!r}. Uninstall or block "
-                f"one of them (SCOREBENCH_BLOCK_PLUGINS={component.plugin})."
+        if existing is None:
+            self._entries[component.name] = component
+        else:
+            self.conflicts.append(
+                Conflict(self.kind, component.name, existing.plugin, component.plugin)
             )
-        self._entries[component.name] = component
 
     def get(self, name: str) -> Component:
-        try:
-            return self._entries[name]
-        except KeyError:
-            pass
+        found = self._entries.get(name) or self._qualified.get(name)
+        if found is not None:
+            return found
         known = sorted(self._entries)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

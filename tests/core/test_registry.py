@@ -1,7 +1,7 @@
 import pytest
 
 from scorebench import hookimpl
-from scorebench.errors import DuplicateComponentError, ScorebenchError, UnknownComponentError
+from scorebench.errors import ScorebenchError, UnknownComponentError
 from scorebench.plugins import PluginManager
 from scorebench.registry import Component, Registry
 
@@ -44,13 +44,26 @@ class _Samplers:
         return [Component(n, "json:dumps", f"sampler {n}") for n in self.names]
 
 
-def test_duplicate_names_across_plugins_name_both():
+def test_a_name_clash_keeps_the_first_and_answers_qualified_names():
     manager = PluginManager(autoload=False)
     manager.register(_Samplers("mine"), name="alpha")
     manager.register(_Samplers("mine"), name="beta")
-    with pytest.raises(DuplicateComponentError) as info:
-        manager.registry("samplers")
-    assert "'alpha'" in str(info.value) and "'beta'" in str(info.value)
+    registry = manager.registry("samplers")
+    assert registry.get("mine").plugin == "alpha"
+    assert registry.get("beta:mine").plugin == "beta"
+    assert registry.get("alpha:mine").plugin == "alpha"
+    [conflict] = manager.conflicts()
+    assert (conflict.kept, conflict.shadowed) == ("alpha", "beta")
+    assert "'beta:mine'" in str(conflict)
+
+
+def test_a_third_party_plugin_never_shadows_a_first_party_name():
+    manager = PluginManager()  # the installed first-party plugins
+    manager.register(_Samplers("annealed_langevin"), name="evil")
+    registry = manager.registry("samplers")
+    assert registry.get("annealed_langevin").plugin == "ncsn"
+    assert registry.get("evil:annealed_langevin").plugin == "evil"
+    assert any(c.shadowed == "evil" for c in manager.conflicts())
 
 
 class _Broken:

@@ -24,6 +24,20 @@ def register_samplers():
 
 BROKEN_PLUGIN = "raise ImportError('this plugin is broken on purpose')\n"
 
+CLASHING_PLUGIN = """
+from scorebench import hookimpl
+from scorebench.registry import Component
+
+
+def annealed_langevin(score, x, sigmas, *, generator, callback=None):
+    return x
+
+
+@hookimpl
+def register_samplers():
+    return [Component("annealed_langevin", annealed_langevin, "the reference sampler's name")]
+"""
+
 
 @pytest.fixture(scope="module")
 def site(install_plugins):
@@ -31,6 +45,7 @@ def site(install_plugins):
     return install_plugins(
         ("acme-sampler", "acme", "acme_sampler", GOOD_PLUGIN),
         ("broken-plugin", "broken", "broken_plugin", BROKEN_PLUGIN),
+        ("clash-plugin", "clash", "clash_plugin", CLASHING_PLUGIN),
     )
 
 
@@ -114,3 +129,16 @@ def test_unknown_kind_is_a_clear_error_without_traceback(site):
     assert result.returncode == 2
     assert "unknown component kind 'samplerz'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_name_clash_keeps_the_reference_sampler_and_is_shown(site):
+    listed = _scorebench(site, "list", "samplers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    owners = {c["name"]: c["plugin"] for c in json.loads(listed.stdout)["samplers"]}
+    assert owners["annealed_langevin"] == "ncsn"
+    shown = _scorebench(site, "plugins", "--json")
+    [conflict] = json.loads(shown.stdout)["conflicts"]
+    assert (conflict["kept"], conflict["shadowed"]) == ("ncsn", "clash")
+    assert "'clash:annealed_langevin'" in conflict["message"]
+    table = _scorebench(site, "plugins")
+    assert "name conflict" in table.stdout and "clash:annealed_langevin" in table.stdout
