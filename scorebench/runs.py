@@ -18,7 +18,6 @@ The parent directory's ``history.jsonl`` keeps every evaluation record ever made
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.errors import ConfigError, ScorebenchError
-from scorebench.files import atomic_write_json
+from scorebench.files import atomic_write_json, read_json, remove_stale_temps
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 
@@ -57,6 +56,13 @@ class RunDir:
         steps = [CHECKPOINT_RE.match(p.name) for p in self.checkpoints.iterdir()]
         return sorted(int(m.group(1)) for m in steps if m)
 
+    def intact_checkpoint_steps(self) -> list[int]:
+        """Steps whose checkpoint file is whole (torch.save writes a zip archive: a
+        truncated one lacks its directory). What "trained to step N" is decided from."""
+        import zipfile
+
+        return [s for s in self.checkpoint_steps() if zipfile.is_zipfile(self.checkpoint_path(s))]
+
     def load_config(self):
         from scorebench.config import from_dict
 
@@ -66,9 +72,20 @@ class RunDir:
                 "Train first: `scorebench train RECIPE --dataset NAME --run-dir DIR`."
             )
         try:
-            return from_dict(json.loads(self.config.read_text()))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{self.config} is not valid JSON: {exc}") from exc
+            return from_dict(self.saved_config())
+        except ConfigError as exc:
+            raise ConfigError(f"{self.config} does not hold a valid config: {exc}") from exc
+
+    def saved_config(self) -> dict[str, Any]:
+        data = read_json(
+            self.config,
+            "the run's config",
+            "Restore it from a backup (a copy of the same run's config), or start over with "
+            "--force (the old run is moved aside) or a new --run-dir.",
+        )
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.config} does not hold a mapping of config keys")
+        return data
 
     def prepare(self, config, *, argv: list[str] | None = None) -> None:
         """Create the directory, or check that an existing one was trained the same way.
@@ -79,7 +96,7 @@ class RunDir:
 
         new = config.to_dict()
         if self.config.is_file():
-            old, now = flatten(json.loads(self.config.read_text())), flatten(new)
+            old, now = flatten(self.saved_config()), flatten(new)
             changed = sorted(
                 k
                 for k in old.keys() | now.keys()
@@ -122,8 +139,7 @@ def locked(run: RunDir, what: str):
     if int(os.environ.get("RANK", "0")) != 0:
         yield
         return
-    run.path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(run)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,9 +151,26 @@ def locked(run: RunDir, what: str):
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"scorebench {what} (pid {os.getpid()})".encode(), 0)
+        for stale in remove_stale_temps(run.path):  # no live writer owns one now
+            print(f"scorebench: removed {stale}, left by a killed writer", file=sys.stderr)
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def _open_lock(run: RunDir) -> int:
+    """The run directory's lock file, the directory created if needed; a path that cannot
+    be a run directory is a clear error."""
+    try:
+        if run.path.exists() and not run.path.is_dir():
+            raise ScorebenchError(f"run directory {run.path} is a file; choose another --run-dir.")
+        run.path.mkdir(parents=True, exist_ok=True)
+        return os.open(run.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ScorebenchError(
+            f"cannot use {run.path} as a run directory ({exc.strerror or exc}); choose a "
+            "writable directory with --run-dir."
+        ) from None
 
 
 def move_aside(run: RunDir) -> Path | None:

@@ -7,7 +7,6 @@ shards already on disk (:mod:`scorebench.evals` keeps them, one directory per sp
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 
 from scorebench.config import RunConfig
 from scorebench.errors import ScorebenchError
-from scorebench.files import atomic_write
+from scorebench.files import atomic_write, read_json
 from scorebench.runs import RunDir, load_checkpoint
 from scorebench.score import CountingScore
 
@@ -102,9 +101,11 @@ class Model:
 
 def resolve_step(run: RunDir, checkpoint: str) -> int:
     """The checkpoint step that ``checkpoint`` (final, best or a step number) names."""
-    steps = run.checkpoint_steps()
+    steps = run.intact_checkpoint_steps()
     if not steps:
-        raise ScorebenchError(f"{run.path} has no checkpoints: train it first (scorebench train).")
+        raise ScorebenchError(
+            f"{run.path} has no intact checkpoint: train it first (scorebench train)."
+        )
     if checkpoint == "final":
         return steps[-1]
     if checkpoint == "best":
@@ -154,7 +155,12 @@ def selected_step(run: RunDir) -> int:
             f"{selection} is missing: sample.checkpoint=best needs checkpoint selection "
             "(eval.select_every > 0), which `scorebench run` does after training."
         )
-    return json.loads(selection.read_text())["best_step"]
+    chosen = read_json(selection, "checkpoint selection", "Delete it; `scorebench run` redoes it.")
+    if not isinstance(chosen, dict) or not isinstance(chosen.get("best_step"), int):
+        raise ScorebenchError(
+            f"{selection} names no best_step. Delete it; `scorebench run` redoes it."
+        )
+    return chosen["best_step"]
 
 
 def sampling_seed(config: RunConfig) -> int:

@@ -8,6 +8,7 @@ the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -197,7 +198,11 @@ def _train(
             ema.n_averaged.copy_(state["ema_updates"])
         _restore_rng(state["rng"][min(dist.rank, len(state["rng"]) - 1)], generator)
         resumed_from = start
+    if dist.is_main:
+        truncate_metrics(run, start)  # rows a killed run logged past its last checkpoint
     if start >= config.train.steps:
+        if dist.is_main and not _grid_path(run, start).is_file():  # killed before drawing it
+            _grid(config, network, sigmas, shape, run, start, device)
         return TrainResult(start, None, None, resumed_from)
 
     model: torch.nn.Module = network
@@ -216,6 +221,9 @@ def _train(
         num_workers=config.data.num_workers,
         pin_memory=device.type == "cuda",
         persistent_workers=config.data.num_workers > 0,
+        # Its own generator: the DataLoader draws a base seed when iterated, which would
+        # otherwise advance the global RNG that checkpoints save.
+        generator=torch.Generator().manual_seed(seed),
     )
     writer = _tensorboard(config, run) if dist.is_main else None
     log = _Log(config.train.steps, start, dist.is_main and not quiet)
@@ -436,7 +444,33 @@ def _grid(
     n = config.train.grid_size if len(shape) == 3 else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
     samples, _ = draw(score, build_sampler(config), config, sigmas, shape, n, generator)
-    save_grid(samples, run.grids / f"step-{step:08d}.png")
+    save_grid(samples, _grid_path(run, step))
+
+
+def is_trained(run: RunDir, config: RunConfig) -> bool:
+    """Training is done: an intact checkpoint at or past ``train.steps`` and its final grid
+    (a run killed between the two is finished by ``train``)."""
+    steps = run.intact_checkpoint_steps()
+    return bool(steps) and steps[-1] >= config.train.steps and _grid_path(run, steps[-1]).is_file()
+
+
+def _grid_path(run: RunDir, step: int):
+    return run.grids / f"step-{step:08d}.png"
+
+
+def truncate_metrics(run: RunDir, step: int) -> None:
+    """Drop the log rows past ``step`` (the checkpoint training continues from), so a resumed
+    run logs each step once."""
+    from scorebench.files import atomic_write_bytes, read_jsonl
+
+    if not run.metrics.is_file():
+        return
+    kept = [
+        r for r in read_jsonl(run.metrics) if isinstance(r.get("step"), int) and r["step"] <= step
+    ]
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode()
+    if run.metrics.read_bytes() != text:
+        atomic_write_bytes(run.metrics, text)
 
 
 def _tensorboard(config: RunConfig, run: RunDir):

@@ -236,7 +236,7 @@ def test_a_run_without_checkpoints_is_refused(digits, tmp_path):
     run = _copy(digits, tmp_path)
     shutil.rmtree(run / "checkpoints")
     result = bench(str(run), cwd=tmp_path)
-    assert result.returncode == 2 and "has no checkpoints" in result.stderr
+    assert result.returncode == 2 and "has no intact checkpoint" in result.stderr
     assert "Traceback" not in result.stderr and not (run / "evals").exists()
 
 
