@@ -12,13 +12,13 @@ class UnknownComponentError(ScorebenchError, KeyError):
         return str(self.args[0])
 
 
-class DuplicateComponentError(ScorebenchError):
-    pass
-
-
 class ConfigError(ScorebenchError):
     pass
 
 
 class DataUnavailableError(ScorebenchError):
     pass
+
+
+class DiskFullError(ScorebenchError):
+    """No space left where scorebench writes; what was there before is intact."""

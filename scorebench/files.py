@@ -7,34 +7,92 @@ fsync, then ``os.replace``. A killed process leaves at most a stray hidden temp 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from scorebench.errors import DiskFullError, ScorebenchError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+#: Temporary files of :func:`atomic_write` are ``.NAME.RANDOM.tmp`` beside their target.
+TEMP_GLOB = ".*.tmp"
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
-    """Write ``path`` through ``write(fileobj)``, all or nothing."""
+
+def atomic_write(
+    path: str | Path, write: Callable[[BinaryIO], Any], *, size_hint: int | None = None
+) -> Path:
+    """Write ``path`` through ``write(fileobj)``, all or nothing. A full disk is a
+    :class:`DiskFullError` saying how much was needed and where; the old file stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except (OSError, RuntimeError) as exc:  # the with's close may raise it again
+            if _disk_full(exc, path.parent):
+                written = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+                Path(tmp).unlink(missing_ok=True)  # before measuring what is free
+                raise disk_full(path, max(size_hint or 0, written)) from exc
+            raise
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _disk_full(exc: BaseException, directory: Path) -> bool:
+    """ENOSPC, or a library's own error (torch.save: "unexpected pos") on a full disk."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    try:
+        return shutil.disk_usage(directory).free < 1 << 20
+    except OSError:
+        return False
+
+
+def disk_full(path: Path, needed: int) -> DiskFullError:
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return DiskFullError(
+        f"no space left on the device holding {path.parent} while writing {path.name} "
+        f"(needs at least {needed / 1e6:.1f} MB; {free}). Free some space there and run the "
+        "command again: it continues where it stopped, and the previous file is intact."
+    )
+
+
+def remove_stale_temps(root: Path) -> list[Path]:
+    """Delete the temporary files killed writers left under ``root``. Call it only while
+    holding the directory's lock: then no live writer owns one."""
+    stale = [p for p in root.rglob(TEMP_GLOB) if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def read_json(path: Path, what: str, fix: str) -> Any:
+    """A JSON file scorebench wrote; damage is a clear error naming the file and ``fix``."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ScorebenchError(f"{what} {path} is missing. {fix}") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ScorebenchError(f"{what} {path} is damaged ({exc}). {fix}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -49,7 +107,20 @@ def atomic_save_torch(obj: Any, path: str | Path) -> Path:
     """``torch.save`` streamed into the temporary file (no second copy in memory)."""
     import torch
 
-    return atomic_write(path, lambda fh: torch.save(obj, fh))
+    return atomic_write(path, lambda fh: torch.save(obj, fh), size_hint=_tensor_bytes(obj))
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """About what ``torch.save(obj)`` needs on disk: the bytes of its tensors."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -62,10 +133,15 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
-        written = os.write(fd, line)
-        if written != len(line):  # e.g. a full disk: never leave a record half-written
+        try:
+            written = os.write(fd, line)
+        except OSError as exc:
+            if _disk_full(exc, path.parent):
+                raise disk_full(path, len(line)) from exc
+            raise
+        if written != len(line):  # a full disk: never leave a record half-written
             os.ftruncate(fd, size)
-            raise OSError(f"{path}: wrote {written} of {len(line)} bytes (is the disk full?)")
+            raise disk_full(path, len(line))
         os.fsync(fd)
     finally:
         os.close(fd)

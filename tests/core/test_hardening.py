@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.errors import ConfigError, DiskFullError, ScorebenchError
 from scorebench.files import append_jsonl, read_jsonl
 from scorebench.recipes import resolve_config
 
@@ -76,7 +76,7 @@ def test_a_short_write_leaves_the_log_as_it_was(tmp_path, monkeypatch):
     before = path.read_bytes()
     real_write = os.write
     monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:10]))  # disk full
-    with pytest.raises(OSError, match="is the disk full"):
+    with pytest.raises(DiskFullError, match="no space left on the device holding"):
         append_jsonl(path, {"step": 2, "loss": 0.5})
     monkeypatch.setattr(os, "write", real_write)
     assert path.read_bytes() == before
