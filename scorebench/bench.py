@@ -38,8 +38,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scorebench.config import MAXIMA
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import protocol_fingerprint
+
+MAX_SEED = MAXIMA["sample.seed"][0]
+MAX_SEED_COUNT = 1000  # cells are full sampling jobs: more is surely a typo
 
 
 class SamplerGrid(BaseModel):
@@ -109,13 +113,13 @@ class BenchSpec(BaseModel):
     @classmethod
     def _seeds(cls, seeds: int | list[int]) -> int | list[int]:
         if isinstance(seeds, int):
-            if seeds < 1:
-                raise ValueError(f"a seed count must be >= 1, got {seeds}")
+            if not 1 <= seeds <= MAX_SEED_COUNT:
+                raise ValueError(f"a seed count must be in 1..{MAX_SEED_COUNT}, got {seeds}")
             return seeds
         if not seeds:
             raise ValueError("the seed list is empty")
-        if any(s < 0 for s in seeds):
-            raise ValueError(f"seeds must be >= 0, got {seeds}")
+        if any(not 0 <= s <= MAX_SEED for s in seeds):
+            raise ValueError(f"seeds must be in 0..{MAX_SEED}, got {seeds}")
         repeated = sorted({s for s in seeds if seeds.count(s) > 1})
         if repeated:
             raise ValueError(f"seed(s) {repeated} are listed twice: each seed is one cell")

@@ -79,6 +79,7 @@ def plugins(
                 for p in manager.plugins
             ],
             "failures": [vars(f) for f in manager.failures],
+            "conflicts": [{**vars(c), "message": str(c)} for c in manager.conflicts()],
         }
         out.print_json(json.dumps(payload))
         return
@@ -94,6 +95,8 @@ def plugins(
     out.print(table)
     for f in manager.failures:
         out.print(f"plugin {f.name!r} failed ({f.stage}): {f.error}", style="red")
+    for c in manager.conflicts():
+        out.print(f"name conflict: {c}", style="yellow")
 
 
 @app.command("list", rich_help_panel=PANEL_INFO)
@@ -122,6 +125,8 @@ def list_components(
         if not len(reg):
             table.add_row("-", "-", "(none registered)")
         out.print(table)
+        for c in reg.conflicts:
+            out.print(f"name conflict: {c}", style="yellow")
 
 
 PANEL_RUN = "Train, sample, evaluate"
@@ -467,20 +472,32 @@ def _existing_run(path: str):
     return run
 
 
+_CORE_COMMANDS = len(app.registered_commands)
+
+
 def main() -> None:
     """Console-script entry point: user mistakes print a message, not a traceback."""
     manager = get_plugin_manager()
+    del app.registered_commands[_CORE_COMMANDS:]  # a second main() in one process re-adds
     manager.add_commands(app)
     for f in manager.failures:
         err.print(f"warning: plugin {f.name!r} failed ({f.stage}): {f.error}", style="yellow")
     try:
         app()  # standalone: Typer reports usage errors itself and exits
     except ScorebenchError as exc:
-        from rich.text import Text
-
-        # Text, not markup: messages quote user input, which may hold [brackets].
-        err.print(Text.assemble(("error: ", "red"), str(exc)))
+        _error(str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path the user gave that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        _error(f"cannot use{where}: {exc.strerror or exc}. Check the path and its permissions.")
+        sys.exit(2)
+
+
+def _error(message: str) -> None:
+    from rich.text import Text
+
+    # Text, not markup: messages quote user input, which may hold [brackets].
+    err.print(Text.assemble(("error: ", "red"), message))
 
 
 if __name__ == "__main__":

@@ -103,9 +103,72 @@ def check_before_training(config: RunConfig) -> None:
     sampler's parameter values (a dry run on the dataset's shape), so a bad ``step_lr``
     fails now and not when the first grid is drawn after training."""
     from scorebench.evals import dry_run
+    from scorebench.evaluate import check_eval_config
 
     check_components(config)
-    dry_run(config, build_sampler(config), tuple(build_dataset(config).shape))
+    shape = tuple(build_dataset(config).shape)
+    check_batch_memory(config.data.batch_size, shape, "data.batch_size")
+    check_network_fits(config, shape)
+    dry_run(config, build_sampler(config), shape)
+    check_eval_config(config, shape)
+
+
+def check_network_fits(config: RunConfig, shape: tuple[int, ...]) -> None:
+    """The network takes the dataset's shape at every noise level of the schedule: one
+    forward pass on one item at the largest and the smallest sigma (a network built for
+    another number of levels, or for points when the data are images, fails here)."""
+    if config.network is None:
+        return
+    cpu = torch.device("cpu")
+    network = build_network(config, cpu).eval()
+    sigmas = build_sigmas(config, cpu)
+    levels = getattr(network, "num_levels", None)
+    if getattr(network, "conditioning", "sigma") == "level" and levels not in (None, len(sigmas)):
+        raise ConfigError(
+            f"network {config.network.name!r} is built for {levels} noise levels but schedule "
+            f"{config.schedule.name!r} has {len(sigmas)}; make network.params.num_levels and "
+            "the schedule's levels agree."
+        )
+    score = network_score(network, sigmas, config, cpu)
+    x = torch.zeros((1, *shape))
+    for sigma in (sigmas[0], sigmas[-1]):
+        try:
+            with torch.no_grad():
+                out = score(x, sigma.reshape(1))
+        except (IndexError, RuntimeError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"network {config.network.name!r} cannot score dataset {config.data.name!r} "
+                f"(items of shape {list(shape)}) under schedule {config.schedule.name!r} "
+                f"({len(sigmas)} levels): {type(exc).__name__}: {exc}. Check network.params "
+                "against the schedule's levels and the data."
+            ) from None
+        if tuple(out.shape) != tuple(x.shape):
+            raise ConfigError(
+                f"network {config.network.name!r} maps items of shape {list(shape)} to "
+                f"{list(out.shape[1:])}; a score has the data's shape."
+            )
+
+
+def check_batch_memory(batch: int, shape: tuple[int, ...], key: str) -> None:
+    """A batch of ``shape`` items in fp32, with room for the activations (16x the inputs)."""
+    import math
+
+    check_memory(key, batch, batch * math.prod(shape) * 4 * 16, f"items of shape {list(shape)}")
+
+
+def check_memory(key: str, value: int, need: int, what: str) -> None:
+    """``need`` bytes must fit in this machine's memory, else a clear error on ``key``."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: let it try
+        return
+    if need > total:
+        raise ConfigError(
+            f"{key}={value} ({what}) needs about {need / 1e9:.3g} GB of memory; this machine "
+            f"has {total / 1e9:.3g} GB. Lower it."
+        )
 
 
 def build_optimizer(

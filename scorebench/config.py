@@ -81,7 +81,9 @@ class SampleConfig:
 
 @dataclass
 class EvalConfig:
-    metrics: list[str] = field(default_factory=lambda: ["isc", "fid", "kid", "prc"])
+    #: None: every metric of the data's kind (images: isc, fid, kid, prc; points: swd, mmd,
+    #: mode weights and log-likelihood where the data define them).
+    metrics: list[str] | None = None
     extractor: str = "auto"
     split: str | None = None  # None: the dataset's reference split
     reference_count: int | None = None  # None: the whole split
@@ -137,6 +139,17 @@ NON_NEGATIVE = {
     "eval.seed",
     "runtime.seed",
 }
+#: Upper bounds, with why. Seeds: what numpy's and every framework's generators accept.
+#: Steps: checkpoint files are named step-XXXXXXXX.pt. Adam diverges far below lr 1.
+MAXIMA = {
+    "runtime.seed": (2**32 - 1, "seeds are 32-bit"),
+    "eval.seed": (2**32 - 1, "seeds are 32-bit"),
+    "sample.seed": (2**32 - 1, "seeds are 32-bit"),
+    "train.steps": (99_999_999, "checkpoint names have 8 digits"),
+    "train.lr": (1.0, "Adam diverges with larger learning rates"),
+}
+#: Any other integer: far above every sensible value, and below what C code overflows on.
+MAX_INT = 2**31 - 1
 
 
 # ---------------------------------------------------------------- parsing
@@ -229,12 +242,15 @@ def _check_values(config: RunConfig) -> None:
     for key in NON_NEGATIVE:
         if flat[key] < 0:
             raise ConfigError(f"{key} must be >= 0, got {flat[key]!r}")
+    for key, value in flat.items():
+        top, why = MAXIMA.get(key, (MAX_INT, "larger values are surely a mistake"))
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and ".params." not in key and value > top:
+            raise ConfigError(f"{key} must be <= {top} ({why}), got {value!r}")
     for key, allowed in CHOICES.items():
         if allowed and flat[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {flat[key]!r}")
-    device = config.runtime.device
-    if not (device in ("auto", "cpu") or device == "cuda" or device.startswith("cuda:")):
-        raise ConfigError(f"runtime.device must be auto, cpu, cuda or cuda:N; got {device!r}")
+    check_device(config.runtime.device)
     if len(config.train.betas) != 2 or not all(0 <= b < 1 for b in config.train.betas):
         raise ConfigError(f"train.betas must be two numbers in [0, 1); got {config.train.betas}")
     if config.train.grad_clip is not None and not config.train.grad_clip > 0:
@@ -244,6 +260,11 @@ def _check_values(config: RunConfig) -> None:
         )
     if config.train.ema is not None and not 0 < config.train.ema < 1:
         raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
+    if config.eval.reference_count is not None and config.eval.reference_count < 2:
+        raise ConfigError(
+            f"eval.reference_count must be >= 2 or null (the whole split), got "
+            f"{config.eval.reference_count}"
+        )
     if config.sample.seed is not None and config.sample.seed < 0:
         raise ConfigError(f"sample.seed must be >= 0 or null, got {config.sample.seed}")
     if config.score_function is None and (config.network is None or config.loss is None):
@@ -255,6 +276,16 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(
             "sample.checkpoint=best needs eval.select_every > 0 (checkpoint selection)"
         )
+
+
+def check_device(device: str, key: str = "runtime.device") -> str:
+    """auto, cpu, cuda or cuda:N."""
+    index = device[5:] if device.startswith("cuda:") else "0"
+    if device not in ("auto", "cpu", "cuda") and not (
+        device.startswith("cuda:") and index.isdigit()
+    ):
+        raise ConfigError(f"{key} must be auto, cpu, cuda or cuda:N; got {device!r}")
+    return device
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -317,8 +348,11 @@ def read_file(path: str | Path) -> dict[str, Any]:
     """A config file (``.yaml``/``.yml`` or ``.toml``) as a dict."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
+        raise ConfigError(f"config file {str(path)!r} does not exist (or is not a file)")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not a readable text file: {exc}") from None
     try:
         if path.suffix == ".toml":
             import tomllib

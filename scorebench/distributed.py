@@ -64,8 +64,10 @@ def session(requested_device: str):
 
 
 def resolve_device(requested: str, d: Dist) -> torch.device:
+    from scorebench.config import check_device
     from scorebench.errors import ConfigError
 
+    check_device(requested, "device")
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import torch
 
 from scorebench.config import RunConfig, build_config
 from scorebench.errors import ConfigError, ScorebenchError
-from scorebench.files import append_jsonl, atomic_write, atomic_write_json
+from scorebench.files import append_jsonl, atomic_write, atomic_write_json, read_json
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
 from scorebench.runs import RunDir
 
@@ -160,6 +161,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     else:
         step, shape, source = _run_source(run, config)
     dry_run(config, factory, shape)
+    _check_sizes(config, shape)
     s = config.sample
     spec = {
         "format": SPEC_FORMAT,
@@ -178,6 +180,16 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     }
     canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
     return Cell(run, config, step, shape, spec)
+
+
+def _check_sizes(config: RunConfig, shape: tuple[int, ...]) -> None:
+    """Sampling batches and the stored samples (evaluation holds them all) fit in memory."""
+    from scorebench.components import check_batch_memory, check_memory
+
+    n = config.sample.n
+    stored = n * math.prod(shape) * (1 if len(shape) == 3 else 4)  # uint8 images, fp32 points
+    check_memory("sample.n", n, 2 * stored, "the samples, held in memory to evaluate them")
+    check_batch_memory(config.sample.batch_size, shape, "sample.batch_size")
 
 
 class _FirstScoreCall(Exception):
@@ -270,10 +282,11 @@ def _shard_done(cell: Cell, k: int) -> bool:
     base = cell.samples / SHARD.format(k)
     try:
         rows = np.load(base.with_suffix(".npy"), mmap_mode="r").shape[0]
-        json.loads(base.with_suffix(".json").read_text())
-    except (OSError, ValueError):
+        meta = json.loads(base.with_suffix(".json").read_bytes())
+        whole = meta["n"] == rows and meta["seconds"] >= 0 and meta["nfe_per_sample"] >= 0
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
         return False
-    return rows == _shard_size(cell, k)
+    return whole and rows == _shard_size(cell, k)
 
 
 def sample_cell(
@@ -287,7 +300,7 @@ def sample_cell(
     """Draw this rank's missing shards of ``cell``; returns how many samples it drew."""
     from scorebench.sample import draw_shard, load_model, shard_count
 
-    if rank == 0 and not (cell.path / "spec.json").is_file():  # the key is its hash
+    if rank == 0 and _read_or_none(cell.path / "spec.json") != cell.spec:  # key: its hash
         atomic_write_json(cell.path / "spec.json", cell.spec)
     n = cell.config.sample.n
     todo = [
@@ -317,15 +330,14 @@ def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dic
     from scorebench.sample import shard_count
 
     path = cell.samples / "samples.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    record = _read_or_none(path)  # derived: a damaged one is written again
+    if isinstance(record, dict) and record.get("n") == cell.config.sample.n:
+        return record
     count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
     missing = [k for k in range(count) if not _shard_done(cell, k)]
     if missing:
         raise ScorebenchError(f"{cell.samples} lacks shards {missing[:5]}: sample again.")
-    metas = [
-        json.loads((cell.samples / f"{SHARD.format(k)}.json").read_text()) for k in range(count)
-    ]
+    metas = [_read_or_none(cell.samples / f"{SHARD.format(k)}.json") for k in range(count)]
     seconds = sum(m["seconds"] for m in metas)
     n = cell.config.sample.n
     nfe = metas[0]["nfe_per_sample"]
@@ -357,8 +369,22 @@ def load_samples(cell: Cell) -> np.ndarray:
             f"`scorebench sample {cell.run.path}` with the same options first."
         )
     count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
+    damaged = [k for k in range(count) if not _shard_done(cell, k)]
+    if damaged:
+        raise ScorebenchError(
+            f"{cell.samples}: shard(s) {damaged[:5]} are missing or damaged. Run `scorebench "
+            f"sample {cell.run.path}` with the same options: it draws them again."
+        )
     parts = [np.load(cell.samples / f"{SHARD.format(k)}.npy") for k in range(count)]
     return np.concatenate(parts)
+
+
+def _read_or_none(path: Path) -> Any:
+    """A JSON file scorebench derived (and can derive again), or None if missing or damaged."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def _save_grid(cell: Cell) -> None:
@@ -424,8 +450,23 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     """Measure a sampled cell under ``evaluation`` (a plan from :func:`plan`); writes its
     record and appends it to the history of the run's parent directory."""
     samples = load_samples(cell)
+    sampling = _read_or_none(cell.samples / "samples.json")
+    if not isinstance(sampling, dict):
+        raise ScorebenchError(
+            f"{cell.samples / 'samples.json'} is damaged. Run `scorebench sample "
+            f"{cell.run.path}` with the same options: it writes it again."
+        )
+    manifest = (
+        read_json(
+            cell.run.manifest,
+            "the run's manifest",
+            "It records how the run was made: restore it from a backup, or delete it (results "
+            "will then carry no manifest).",
+        )
+        if cell.run.manifest.is_file()
+        else None
+    )
     record = evaluation.run(samples)
-    sampling = json.loads((cell.samples / "samples.json").read_text())
     record["cell"] = {
         "key": protocol_fingerprint({"sampling": cell.spec, "fingerprint": record["fingerprint"]}),
         "sampling_key": cell.key,
@@ -439,9 +480,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         "recipe": cell.config.recipe,
         "dataset": cell.config.dataset,
         "train_steps": cell.config.train.steps,
-        "manifest": json.loads(cell.run.manifest.read_text())
-        if cell.run.manifest.is_file()
-        else None,
+        "manifest": manifest,
     }
     atomic_write_json(cell.result_path(record["fingerprint"]), record)
     append_jsonl(cell.run.path.parent / "history.jsonl", record)

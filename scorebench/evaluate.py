@@ -492,6 +492,33 @@ def evaluate_points(samples: Any, **options: Any) -> dict[str, Any]:
     return plan_points(len(x), tuple(x.shape[1:]), **options).run(x)
 
 
+#: What a point-set evaluation can report (``eval.metrics`` names a subset of these).
+POINT_METRICS = ("swd", "mmd", "mode_weights", "log_likelihood")
+
+
+def check_eval_config(config: Any, sample_shape: tuple[int, ...]) -> None:
+    """The ``eval.*`` values of ``config`` fit its data, checked before any training or
+    sampling: metric and extractor names for the data's kind, the split, the reference
+    count (the reference data are opened, not read)."""
+    if len(sample_shape) == 3:
+        from scorebench.metrics import engine
+
+        engine.validate_metrics(tuple(config.eval.metrics or engine.METRICS))
+        if config.eval.extractor != "auto":
+            extractor_spec(config.eval.extractor, config.data.name)
+    else:
+        unknown = [m for m in config.eval.metrics or () if m not in POINT_METRICS]
+        if unknown:
+            raise ConfigError(
+                f"eval.metrics: {unknown} are not point-set metrics; choose from "
+                f"{', '.join(POINT_METRICS)}"
+            )
+        if config.eval.extractor != "auto":
+            raise ConfigError("eval.extractor: point datasets use no feature extractor; use auto")
+    ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
+    _reference_indices(len(ds), config.eval.reference_count)
+
+
 def plan_config(
     config: Any,
     n: int,
@@ -505,6 +532,7 @@ def plan_config(
     """The evaluation a run config names (dataset, its parameters, split, reference count,
     extractor, metrics, seed) for ``n`` samples of ``sample_shape``: images through
     :func:`plan_images`, points through :func:`plan_points`."""
+    check_eval_config(config, sample_shape)
     common = dict(
         dataset=config.data.name,
         data_root=config.data.root,
@@ -514,11 +542,13 @@ def plan_config(
         dataset_params=config.data.params,
     )
     if len(sample_shape) == 3:
+        from scorebench.metrics import engine
+
         return plan_images(
             n,
             tuple(sample_shape),
             extractor=config.eval.extractor,
-            metrics=metrics or tuple(config.eval.metrics),
+            metrics=metrics or tuple(config.eval.metrics or engine.METRICS),
             inception_weights=inception_weights,
             device=device,
             cross_check=cross_check,

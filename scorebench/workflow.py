@@ -57,9 +57,11 @@ def sample_stage(
     """Draw the samples of one cell of ``run`` (sharded across torchrun ranks)."""
     import json
 
+    from scorebench.evaluate import check_eval_config
     from scorebench.runs import locked
 
     cell = make_cell(run, overrides)
+    check_eval_config(cell.config, cell.shape)  # the samples are drawn to be evaluated so
     with (
         locked(run, "sample"),
         distributed.session(device or cell.config.runtime.device) as (dist, dev),
@@ -195,10 +197,11 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
 
     timings: dict[str, Any] = {}
 
-    steps = run.checkpoint_steps()
-    if steps and steps[-1] >= config.train.steps:
+    from scorebench.train import is_trained
+
+    if is_trained(run, config):
         run.prepare(config, argv=argv)  # same checks as training: refuses a changed config
-        log(f"train: done (checkpoint at step {steps[-1]}), skipped")
+        log(f"train: done (checkpoint at step {run.intact_checkpoint_steps()[-1]}), skipped")
     else:
         start = time.perf_counter()
         train(config, run, argv=argv)  # loads the dataset first: fails in seconds if absent
@@ -236,10 +239,13 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
 
     config = run.load_config()
     every, n = config.eval.select_every, config.eval.select_n
-    steps = [s for s in run.checkpoint_steps() if s % every == 0 or s == config.train.steps]
+    steps = [s for s in run.intact_checkpoint_steps() if s % every == 0 or s == config.train.steps]
     path = run.path / "selection.json"
-    done = json.loads(path.read_text()) if path.is_file() else {"values": {}}
-    if done.get("n") != n:
+    try:  # derived: a damaged file is redone
+        done = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        done = {}
+    if not isinstance(done, dict) or done.get("n") != n or not isinstance(done.get("values"), dict):
         done = {"values": {}}
     device = distributed.resolve_device(config.runtime.device, distributed.Dist())
     sampler = sampler_component(config)[1]

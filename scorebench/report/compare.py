@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.errors import ScorebenchError
+from scorebench.files import read_json
 from scorebench.report.leaderboard import LOWER_IS_BETTER, ORIGIN_RUN, build
 
 #: Without --threshold, these metrics are gated, each allowed to worsen by 10% (relative);
@@ -49,10 +50,7 @@ def load_board(path: str | Path) -> dict[str, Any]:
             f"{path} does not exist: give a run directory, a bench directory, a "
             "leaderboard.json or a result record"
         )
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ScorebenchError(f"{path} is not valid JSON: {exc}") from exc
+    data = read_json(path, "leaderboard or result", "Give a leaderboard.json or a result record.")
     if not isinstance(data, dict) or not ("groups" in data or "fingerprint" in data):
         raise ScorebenchError(f"{path} is neither a leaderboard nor a result record")
     return data if "groups" in data else build([data], [])

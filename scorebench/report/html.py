@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,21 @@ def _group_view(g: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _run_view(run: Path) -> dict[str, Any]:
+    """A run's training-loss curve and checkpoint-selection curve; rows or files a reader
+    cannot plot are left out with a warning (the report is derived, the run is not touched)."""
     view: dict[str, Any] = {"path": str(run), "plots": []}
-    records = [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+    records = [r for r in rows if _number(r.get("step")) and _number(r["loss"]) and r["loss"] > 0]
+    if len(records) < len(rows):
+        warnings.warn(
+            f"{run / 'metrics.jsonl'}: left {len(rows) - len(records)} bad row(s) out of the loss plot",
+            stacklevel=2,
+        )
     if records:
         png = plots.curve(
             [r["step"] for r in records], [r["loss"] for r in records], "training loss", log=True
@@ -45,15 +59,16 @@ def _run_view(run: Path) -> dict[str, Any]:
         view["plots"].append(("training loss", data_uri(png)))
     selection = run / "selection.json"
     if selection.is_file():  # metric vs training step from checkpoint selection
-        chosen = json.loads(selection.read_text())
-        steps = sorted(chosen["values"], key=int)
-        png = plots.curve(
-            [int(s) for s in steps],
-            [chosen["values"][s] for s in steps],
-            f"{chosen['metric']} (n={chosen['n']})",
-            log=False,
-        )
-        view["plots"].append((f"{chosen['metric']} vs training step", data_uri(png)))
+        try:
+            chosen = json.loads(selection.read_bytes())
+            steps = sorted(chosen["values"], key=int)
+            values = [float(chosen["values"][s]) for s in steps]
+            title = f"{chosen['metric']} (n={chosen['n']})"
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            warnings.warn(f"{selection} is damaged ({exc}); its plot is left out", stacklevel=2)
+        else:
+            png = plots.curve([int(s) for s in steps], values, title, log=False)
+            view["plots"].append((f"{chosen['metric']} vs training step", data_uri(png)))
     return view
 
 

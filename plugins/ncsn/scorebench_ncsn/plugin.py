@@ -80,7 +80,7 @@ def register_commands(app):
     @app.command("toy", rich_help_panel="Experiments")
     def toy(
         n: int = typer.Option(1280, help="Number of samples per method (the paper uses 1280)."),
-        seed: int = typer.Option(0, help="Random seed."),
+        seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Random seed."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     ) -> None:
         """The paper's toy experiment (section 3.2): plain vs annealed Langevin with exact
