@@ -44,16 +44,20 @@ def network_condition(
 class NetworkScore:
     """A network trained on discrete levels ``sigmas``, seen as ``score(x, sigma)``.
 
-    Each sample's sigma is mapped to the nearest trained level (in log space).
+    A sigma-conditioned network is asked at the sigma itself; a level-conditioned one at
+    the nearest trained level (in log space).
     """
 
     def __init__(self, model: torch.nn.Module, sigmas: torch.Tensor) -> None:
         self.model = model
         self.sigmas = sigmas
         self._log_sigmas = sigmas.log()
+        self._exact = getattr(unwrap(model), "conditioning", "sigma") == "sigma"
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, device=x.device, dtype=self.sigmas.dtype).expand(x.shape[0])
+        if self._exact:
+            return self.model(x, sigma)
         levels = (sigma.log()[:, None] - self._log_sigmas.to(x.device)[None]).abs().argmin(dim=1)
         return self.model(x, network_condition(self.model, levels, self.sigmas.to(x.device)))
 
