@@ -280,9 +280,8 @@ def _check_values(config: RunConfig) -> None:
 
 def check_device(device: str, key: str = "runtime.device") -> str:
     """auto, cpu, cuda or cuda:N."""
-    index = device[5:] if device.startswith("cuda:") else "0"
     if device not in ("auto", "cpu", "cuda") and not (
-        device.startswith("cuda:") and index.isdigit()
+        device.startswith("cuda:") and device[5:].isdigit()
     ):
         raise ConfigError(f"{key} must be auto, cpu, cuda or cuda:N; got {device!r}")
     return device

@@ -443,6 +443,14 @@ def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) ->
         return None
     if record.get("fingerprint") != fingerprint or (cross_check and "cross_check" not in record):
         return None
+    return _located(record, cell.run)
+
+
+def _located(record: dict[str, Any], run: RunDir) -> dict[str, Any]:
+    """A stored record labelled by where its run is now (a moved or copied run directory
+    keeps the path it was evaluated under only in its history)."""
+    if isinstance(record.get("run"), dict):
+        record["run"] = {**record["run"], "path": str(run.path), "name": run.path.resolve().name}
     return record
 
 
@@ -493,7 +501,7 @@ def run_results(run: RunDir) -> list[dict[str, Any]]:
     records = []
     for path in paths:
         try:
-            records.append(json.loads(path.read_text()))
+            records.append(_located(json.loads(path.read_text()), run))
         except ValueError as exc:
             raise ScorebenchError(
                 f"{path} is not valid JSON ({exc}); delete it and evaluate again."

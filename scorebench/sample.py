@@ -141,7 +141,15 @@ def load_model(
         return Model(config, oracle, sigmas, sample_shape(oracle), step)
     state = load_checkpoint(run.checkpoint_path(step), map_location=device)
     network = build_network(config, device)
-    network.load_state_dict(checkpoint_weights(state))
+    try:
+        network.load_state_dict(checkpoint_weights(state))
+    except RuntimeError as exc:  # keys or shapes differ
+        raise ScorebenchError(
+            f"checkpoint {run.checkpoint_path(step)} does not fit network "
+            f"{config.network.name!r} with params {config.network.params}: it was trained "
+            f"with another network or version ({str(exc).splitlines()[0]}). Sample it with the "
+            "scorebench and plugin versions that trained it, or train again."
+        ) from None
     network.eval()
     score = network_score(network, sigmas, config, device)
     return Model(config, score, sigmas, tuple(state["shape"]), step)

@@ -61,7 +61,7 @@ def sample_stage(
     from scorebench.runs import locked
 
     cell = make_cell(run, overrides)
-    check_eval_config(cell.config, cell.shape)  # the samples are drawn to be evaluated so
+    check_eval_config(cell.config, cell.shape)  # drawn to be evaluated: a bad eval.* fails now
     with (
         locked(run, "sample"),
         distributed.session(device or cell.config.runtime.device) as (dist, dev),
@@ -193,11 +193,9 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
     import time
 
     from scorebench.plugins import registry
-    from scorebench.train import train
+    from scorebench.train import is_trained, train
 
     timings: dict[str, Any] = {}
-
-    from scorebench.train import is_trained
 
     if is_trained(run, config):
         run.prepare(config, argv=argv)  # same checks as training: refuses a changed config
