@@ -30,7 +30,7 @@ DISABLE_AUTOLOAD_ENV = "SCOREBENCH_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_ENV = "SCOREBENCH_BLOCK_PLUGINS"
 
 #: Where scorebench's own plugins come from: they win a name clash with any other plugin.
-FIRST_PARTY_SOURCES = {"builtin", "scorebench-ncsn", "scorebench-samplers"}
+FIRST_PARTY_SOURCES = {"builtin", "scorebench-ncsn", "scorebench-ncsnv2", "scorebench-samplers"}
 
 #: The core's own features, registered as plugins exactly like third-party ones.
 BUILTIN_PLUGINS: dict[str, str] = {

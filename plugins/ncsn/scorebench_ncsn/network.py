@@ -28,13 +28,23 @@ the same initial weights as ``CondRefineNetDilated``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scorebench.errors import ConfigError
 
-__all__ = ["NCSN", "NCSNConfigError", "CondInstanceNormPlus", "ncsn"]
+__all__ = [
+    "NCSN",
+    "NCSNConfigError",
+    "CondInstanceNormPlus",
+    "encoder",
+    "instance_norm_plus",
+    "ncsn",
+]
 
 _EPS = 1e-5
 
@@ -67,20 +77,26 @@ class CondInstanceNormPlus(nn.Module):
             self.embed.weight[:, 2 * num_features :].zero_()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        # Statistics of the channel means in at least fp32: under bf16 autocast their
-        # spread across channels can be tiny.
-        acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-        means = x.mean(dim=(2, 3), dtype=acc)  # [B, C]
-        var, mean = torch.var_mean(means, dim=1, keepdim=True)  # unbiased, across channels
-        mu = (means - mean) * torch.rsqrt(var + _EPS)
-        h = F.instance_norm(x, eps=_EPS)
         gamma, alpha, beta = self.embed(y).chunk(3, dim=1)
-        # gamma * (h + alpha * mu) + beta, folded into one scale and one shift per channel.
-        scale = gamma.to(acc)
-        shift = gamma.to(acc) * alpha.to(acc) * mu + beta.to(acc)
-        return torch.addcmul(
-            shift[:, :, None, None].to(h.dtype), h, scale[:, :, None, None].to(h.dtype)
-        )
+        return instance_norm_plus(x, gamma, alpha, beta)
+
+
+def instance_norm_plus(x: Tensor, gamma: Tensor, alpha: Tensor, beta: Tensor) -> Tensor:
+    """``gamma * (IN(x) + alpha * mu~) + beta`` with per-channel ``gamma``, ``alpha``,
+    ``beta`` of shape [B, C] (conditional) or [1, C] (unconditional)."""
+    # Statistics of the channel means in at least fp32: under bf16 autocast their
+    # spread across channels can be tiny.
+    acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    means = x.mean(dim=(2, 3), dtype=acc)  # [B, C]
+    var, mean = torch.var_mean(means, dim=1, keepdim=True)  # unbiased, across channels
+    mu = (means - mean) * torch.rsqrt(var + _EPS)
+    h = F.instance_norm(x, eps=_EPS)
+    # gamma * (h + alpha * mu) + beta, folded into one scale and one shift per channel.
+    scale = gamma.to(acc).expand_as(mu)
+    shift = gamma.to(acc) * alpha.to(acc) * mu + beta.to(acc)
+    return torch.addcmul(
+        shift[:, :, None, None].to(h.dtype), h, scale[:, :, None, None].to(h.dtype)
+    )
 
 
 class _ResBlock(nn.Module):
@@ -88,17 +104,20 @@ class _ResBlock(nn.Module):
 
     ``down`` with ``dilation == 1`` halves the resolution (2x2 mean-pool after the second
     conv and after a 1x1 shortcut conv); with ``dilation > 1`` it keeps the resolution and
-    the shortcut is a dilated 3x3 conv. Every conv has a bias.
+    the shortcut is a dilated 3x3 conv. Every conv has a bias. ``norm(features)`` builds a
+    normalization layer called as ``norm(x, y)`` (NCSNv2 passes an unconditional one).
     """
 
-    def __init__(self, cin: int, cout: int, num_levels: int, down: bool, dilation: int) -> None:
+    def __init__(
+        self, cin: int, cout: int, norm: Callable[[int], nn.Module], down: bool, dilation: int
+    ) -> None:
         super().__init__()
         if not down and cin != cout:
             raise NCSNConfigError("internal: a non-down residual block keeps its width")
         mid = cin if down else cout
         self.pool = down and dilation == 1
         self.conv1 = _conv3x3(cin, mid, bias=True, dilation=dilation)
-        self.norm2 = CondInstanceNormPlus(mid, num_levels)
+        self.norm2 = norm(mid)
         self.conv2 = _conv3x3(mid, cout, bias=True, dilation=dilation)
         if not down:
             self.shortcut = None
@@ -106,7 +125,7 @@ class _ResBlock(nn.Module):
             self.shortcut = nn.Conv2d(cin, cout, 1, bias=True)
         else:
             self.shortcut = _conv3x3(cin, cout, bias=True, dilation=dilation)
-        self.norm1 = CondInstanceNormPlus(cin, num_levels)
+        self.norm1 = norm(cin)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         h = self.conv1(F.elu(self.norm1(x, y)))
@@ -210,6 +229,25 @@ class _RefineBlock(nn.Module):
         return self.output(h, y)
 
 
+def stage(
+    cin: int, cout: int, norm: Callable[[int], nn.Module], dilation: int, down: bool = True
+) -> nn.ModuleList:
+    """One encoder stage of NCSN and NCSNv2: a (down) residual block, then a plain one."""
+    return nn.ModuleList(
+        [_ResBlock(cin, cout, norm, down, dilation), _ResBlock(cout, cout, norm, False, dilation)]
+    )
+
+
+def encoder(w: int, norm: Callable[[int], nn.Module]) -> list[nn.ModuleList]:
+    """The four residual stages res1..res4 of NCSN and NCSNv2 (base width ``w``)."""
+    return [
+        stage(w, w, norm, 1, down=False),
+        stage(w, 2 * w, norm, 1),
+        stage(2 * w, 2 * w, norm, 2),
+        stage(2 * w, 2 * w, norm, 4),
+    ]
+
+
 def _check_int(name: str, value: object, minimum: int, why: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise NCSNConfigError(f"NCSN: {name} must be an int, got {value!r}")
@@ -271,17 +309,10 @@ class NCSN(nn.Module):
         self.begin_conv = nn.Conv2d(channels, w, 3, padding=1)
         self.head_norm = CondInstanceNormPlus(w, L)
         self.end_conv = nn.Conv2d(w, channels, 3, padding=1)
-        self.res1 = nn.ModuleList([_ResBlock(w, w, L, False, 1), _ResBlock(w, w, L, False, 1)])
-        self.res2 = nn.ModuleList(
-            [_ResBlock(w, 2 * w, L, True, 1), _ResBlock(2 * w, 2 * w, L, False, 1)]
-        )
-        self.res3 = nn.ModuleList(
-            [_ResBlock(2 * w, 2 * w, L, True, 2), _ResBlock(2 * w, 2 * w, L, False, 2)]
-        )
         # The official MNIST (28x28) variant differs only by an "adjust_padding" flag that
         # its dilated block ignores, so one layout serves every size.
-        self.res4 = nn.ModuleList(
-            [_ResBlock(2 * w, 2 * w, L, True, 4), _ResBlock(2 * w, 2 * w, L, False, 4)]
+        self.res1, self.res2, self.res3, self.res4 = encoder(
+            w, partial(CondInstanceNormPlus, num_levels=L)
         )
         self.refine1 = _RefineBlock([2 * w], 2 * w, L)
         self.refine2 = _RefineBlock([2 * w, 2 * w], 2 * w, L)
