@@ -14,7 +14,12 @@ def register_networks():
             "ncsnv2",
             f"{PKG}.network:NCSNv2",
             "unconditional RefineNet, output divided by sigma (official NCSNv2)",
-        )
+        ),
+        Component(
+            "ncsnv2-toy-mlp",
+            f"{PKG}.toy_network:ToyScoreNetV2",
+            "unconditional MLP for 2-D points, output divided by sigma (toy preset)",
+        ),
     ]
 
 

@@ -73,9 +73,12 @@ def test_parameter_counts():
     assert count(NCSNv2(1, 32, 8)) == 1_858_977  # the digits preset
 
 
-def test_outputs_scale_as_one_over_sigma():
-    net = NCSNv2(1, 8, 8).eval()
-    x = torch.rand(3, 1, 8, 8)
+@pytest.mark.parametrize("kind", ["images", "points"])
+def test_outputs_scale_as_one_over_sigma(kind):
+    from scorebench_ncsnv2.toy_network import ToyScoreNetV2
+
+    net = (NCSNv2(1, 8, 8) if kind == "images" else ToyScoreNetV2(2, 16)).eval()
+    x = torch.rand(3, 1, 8, 8) if kind == "images" else torch.randn(3, 2)
     sigma = torch.tensor([0.05, 0.5, 2.0])
     with torch.no_grad():
         once, twice = net(x, sigma), net(x, 2 * sigma)
@@ -107,6 +110,8 @@ def test_presets():
     assert digits.schedule.params["num_levels"] == found.num_levels == 23
     assert digits.schedule.params["sigma_max"] == pytest.approx(found.sigma_max, abs=1e-4)
     assert digits.sample.sampler.params["step_lr"] == pytest.approx(found.step_lr, rel=1e-2)
+    toy = resolve_config("ncsnv2", "toy-gmm")  # T2 in 2-D: two levels, as documented
+    assert toy.schedule.params["num_levels"] == 2 and toy.network.name == "ncsnv2-toy-mlp"
 
 
 @pytest.mark.slow
