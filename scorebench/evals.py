@@ -436,12 +436,10 @@ def plan_key(cell: Cell) -> str:
 
 def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
     """The stored record of ``cell`` under protocol ``fingerprint``, if whole."""
-    path = cell.result_path(fingerprint)
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+    record = _read_or_none(cell.result_path(fingerprint))
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
         return None
-    if record.get("fingerprint") != fingerprint or (cross_check and "cross_check" not in record):
+    if cross_check and "cross_check" not in record:
         return None
     return _located(record, cell.run)
 

@@ -498,8 +498,15 @@ POINT_METRICS = ("swd", "mmd", "mode_weights", "log_likelihood")
 
 def check_eval_config(config: Any, sample_shape: tuple[int, ...]) -> None:
     """The ``eval.*`` values of ``config`` fit its data, checked before any training or
-    sampling: metric and extractor names for the data's kind, the split, the reference
-    count (the reference data are opened, not read)."""
+    sampling: metric and extractor names for the data's kind, then the split and the
+    reference count against the reference data."""
+    _check_eval_names(config, sample_shape)
+    ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
+    _reference_indices(len(ds), config.eval.reference_count)
+
+
+def _check_eval_names(config: Any, sample_shape: tuple[int, ...]) -> None:
+    """Metric and extractor names for the data's kind (no data read)."""
     if len(sample_shape) == 3:
         from scorebench.metrics import engine
 
@@ -515,8 +522,6 @@ def check_eval_config(config: Any, sample_shape: tuple[int, ...]) -> None:
             )
         if config.eval.extractor != "auto":
             raise ConfigError("eval.extractor: point datasets use no feature extractor; use auto")
-    ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
-    _reference_indices(len(ds), config.eval.reference_count)
 
 
 def plan_config(
@@ -532,7 +537,7 @@ def plan_config(
     """The evaluation a run config names (dataset, its parameters, split, reference count,
     extractor, metrics, seed) for ``n`` samples of ``sample_shape``: images through
     :func:`plan_images`, points through :func:`plan_points`."""
-    check_eval_config(config, sample_shape)
+    _check_eval_names(config, sample_shape)  # the plans check split and count on the data
     common = dict(
         dataset=config.data.name,
         data_root=config.data.root,

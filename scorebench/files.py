@@ -127,7 +127,7 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one line with a single checked, fsynced write. A torn last line left by a
     killed writer is closed first, so this record never glues onto it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    line = _jsonl_line(record)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
@@ -145,6 +145,18 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _jsonl_line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, sort_keys=True) + "\n").encode()
+
+
+def rewrite_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a JSON-lines file with ``records`` atomically (unchanged files are left as
+    they are)."""
+    text = b"".join(_jsonl_line(r) for r in records)
+    if not path.is_file() or path.read_bytes() != text:
+        atomic_write_bytes(path, text)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

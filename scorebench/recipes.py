@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,9 @@ from scorebench.errors import ConfigError
 class Recipe:
     """``base`` holds what every dataset shares; ``presets[dataset]`` is merged on top.
 
+    A preset may be a function returning the dict, called only when that dataset is asked
+    for (presets computed from data, such as NCSNv2's, then cost nothing elsewhere).
+
     ``baselines`` names the baseline tables (files under ``benchmarks/baselines``) that
     runs of this recipe are compared with, per dataset.
     """
@@ -21,7 +25,7 @@ class Recipe:
     name: str
     summary: str
     base: dict[str, Any]
-    presets: dict[str, dict[str, Any]]
+    presets: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]
     baselines: dict[str, list[str]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -33,7 +37,9 @@ class Recipe:
                 f"recipe {self.name!r} has no preset for dataset {dataset!r}.{hint} "
                 f"Presets: {', '.join(self.presets)}."
             )
-        return merge(self.base, {"recipe": self.name, "dataset": dataset, **self.presets[dataset]})
+        preset = self.presets[dataset]
+        preset = preset() if callable(preset) else preset
+        return merge(self.base, {"recipe": self.name, "dataset": dataset, **preset})
 
 
 def resolve_config(recipe: str, dataset: str, config_file=None, overrides=()):

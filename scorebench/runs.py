@@ -50,6 +50,9 @@ class RunDir:
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"
 
+    def grid_path(self, step: int) -> Path:
+        return self.grids / f"step-{step:08d}.png"
+
     def checkpoint_steps(self) -> list[int]:
         if not self.checkpoints.is_dir():
             return []

@@ -8,7 +8,6 @@ the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -201,7 +200,7 @@ def _train(
     if dist.is_main:
         truncate_metrics(run, start)  # rows a killed run logged past its last checkpoint
     if start >= config.train.steps:
-        if dist.is_main and not _grid_path(run, start).is_file():  # killed before drawing it
+        if dist.is_main and not run.grid_path(start).is_file():  # killed before drawing it
             _grid(config, network, sigmas, shape, run, start, device)
         return TrainResult(start, None, None, resumed_from)
 
@@ -444,33 +443,26 @@ def _grid(
     n = config.train.grid_size if len(shape) == 3 else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
     samples, _ = draw(score, build_sampler(config), config, sigmas, shape, n, generator)
-    save_grid(samples, _grid_path(run, step))
+    save_grid(samples, run.grid_path(step))
 
 
 def is_trained(run: RunDir, config: RunConfig) -> bool:
     """Training is done: an intact checkpoint at or past ``train.steps`` and its final grid
     (a run killed between the two is finished by ``train``)."""
     steps = run.intact_checkpoint_steps()
-    return bool(steps) and steps[-1] >= config.train.steps and _grid_path(run, steps[-1]).is_file()
-
-
-def _grid_path(run: RunDir, step: int):
-    return run.grids / f"step-{step:08d}.png"
+    return bool(steps) and steps[-1] >= config.train.steps and run.grid_path(steps[-1]).is_file()
 
 
 def truncate_metrics(run: RunDir, step: int) -> None:
     """Drop the log rows past ``step`` (the checkpoint training continues from), so a resumed
     run logs each step once."""
-    from scorebench.files import atomic_write_bytes, read_jsonl
+    from scorebench.files import read_jsonl, rewrite_jsonl
 
-    if not run.metrics.is_file():
-        return
-    kept = [
-        r for r in read_jsonl(run.metrics) if isinstance(r.get("step"), int) and r["step"] <= step
-    ]
-    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode()
-    if run.metrics.read_bytes() != text:
-        atomic_write_bytes(run.metrics, text)
+    if run.metrics.is_file():
+        rows = read_jsonl(run.metrics)
+        rewrite_jsonl(
+            run.metrics, [r for r in rows if isinstance(r.get("step"), int) and r["step"] <= step]
+        )
 
 
 def _tensorboard(config: RunConfig, run: RunDir):
