@@ -17,6 +17,7 @@ from scorebench import __version__
 from scorebench.errors import ScorebenchError
 from scorebench.plugins import get_plugin_manager
 from scorebench.registry import KINDS
+from scorebench.report.compare import DEFAULT_GATES
 
 app = typer.Typer(
     name="scorebench",
@@ -59,7 +60,9 @@ def _kind(name: str) -> str:
 
 @app.command(rich_help_panel=PANEL_INFO)
 def plugins(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of a table."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON on stdout instead of a table.", show_default="off"
+    ),
 ) -> None:
     """Installed plugins: version, hooks, components provided, and any that failed to load."""
     manager = get_plugin_manager()
@@ -101,10 +104,18 @@ def plugins(
 
 @app.command("list", rich_help_panel=PANEL_INFO)
 def list_components(
-    kind: str | None = typer.Argument(None, help=f"One of: {', '.join(KINDS)}."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of tables."),
+    kind: str | None = typer.Argument(
+        None, help=f"One of: {', '.join(KINDS)}, or presets.", show_default="every kind"
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON on stdout instead of tables.", show_default="off"
+    ),
 ) -> None:
-    """Registered components by kind, with the plugin that provides each."""
+    """Registered components by kind, with the plugin that provides each; `list presets`
+    shows each recipe's dataset presets."""
+    if kind is not None and kind.strip().lower() in ("presets", "preset"):
+        _list_presets(as_json)
+        return
     kinds = [_kind(kind)] if kind else list(KINDS)
     manager = get_plugin_manager()
     registries = {k: manager.registry(k) for k in kinds}
@@ -129,6 +140,26 @@ def list_components(
             out.print(f"name conflict: {c}", style="yellow")
 
 
+def _list_presets(as_json: bool) -> None:
+    from scorebench.plugins import registry
+
+    rows = []
+    for component in registry("recipes"):
+        recipe = component.load()()
+        for dataset in recipe.presets:
+            baselines = recipe.baselines.get(dataset, [])
+            rows.append({"recipe": recipe.name, "dataset": dataset, "baselines": baselines})
+    if as_json:
+        out.print_json(json.dumps({"presets": rows}))
+        return
+    table = Table(title="presets: scorebench run RECIPE --dataset DATASET", title_justify="left")
+    for column in ("recipe", "dataset", "baselines"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["recipe"], r["dataset"], ", ".join(r["baselines"]) or "-")
+    out.print(table)
+
+
 PANEL_RUN = "Train, sample, evaluate"
 DEFAULT_RUNS = "runs"
 
@@ -151,20 +182,43 @@ def _run_dir(run_dir, recipe, dataset):
 
 RECIPE = typer.Argument(..., help="Recipe name (see `scorebench list recipes`), e.g. ncsn.")
 DATASET = typer.Option(..., "--dataset", "-d", help="Dataset preset of the recipe, e.g. digits.")
-CONFIG = typer.Option(None, "--config", "-c", help="YAML or TOML file merged over the preset.")
-SET = typer.Option([], "--set", "-s", help="Override one key: --set train.lr=1e-4 (repeatable).")
-RUN_DIR = typer.Option(None, "--run-dir", help="Run directory [default: runs/RECIPE-DATASET].")
+CONFIG = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="YAML or TOML file merged over the preset.",
+    show_default="the preset alone",
+)
+SET = typer.Option(
+    [],
+    "--set",
+    "-s",
+    help="Override one key: --set train.lr=1e-4 (repeatable).",
+    show_default="none",
+)
+RUN_DIR = typer.Option(None, "--run-dir", help="Run directory.", show_default="runs/RECIPE-DATASET")
 DEVICE = typer.Option(
-    None, "--device", help="auto, cpu, cuda or cuda:N (= --set runtime.device=...)."
+    None,
+    "--device",
+    help="auto, cpu, cuda or cuda:N (= --set runtime.device=...).",
+    show_default="the config's runtime.device, auto in every preset",
 )
 INCEPTION_WEIGHTS = typer.Option(
     None,
     "--inception-weights",
     envvar="SCOREBENCH_INCEPTION_WEIGHTS",
     help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
+    show_default="downloaded once into the scorebench cache",
 )
-FORCE = typer.Option(False, "--force", help="Start over (the old run is moved aside).")
-DATA_DIR = typer.Option(None, "--data-dir", help="Where datasets live (= --set data.root=...).")
+FORCE = typer.Option(
+    False, "--force", help="Start over (the old run is moved aside).", show_default="off"
+)
+DATA_DIR = typer.Option(
+    None,
+    "--data-dir",
+    help="Where datasets live (= --set data.root=...).",
+    show_default="the config's data.root",
+)
 
 
 @app.command(rich_help_panel=PANEL_RUN)
@@ -202,12 +256,14 @@ SAMPLER = typer.Option(
     None,
     "--sampler",
     help="Sampler to use instead of the run's (see `scorebench list samplers`).",
+    show_default="the run's",
 )
 CELL_SET = typer.Option(
     [],
     "--set",
     "-s",
     help="Override a sample.* or eval.* key, e.g. --set sample.sampler.params.steps_per_level=5.",
+    show_default="none",
 )
 
 
@@ -226,7 +282,7 @@ def sample(
     sampler: str | None = SAMPLER,
     overrides: list[str] = CELL_SET,
     n: int | None = typer.Option(
-        None, "--n", "-n", help="Number of samples [default: the config's]."
+        None, "--n", "-n", help="Number of samples.", show_default="the config's sample.n"
     ),
     device: str | None = DEVICE,
 ) -> None:
@@ -252,7 +308,10 @@ def evaluate(
     device: str | None = DEVICE,
     inception_weights: str | None = INCEPTION_WEIGHTS,
     cross_check: bool | None = typer.Option(
-        None, "--cross-check/--no-cross-check", help="Also compute FID with torchmetrics."
+        None,
+        "--cross-check/--no-cross-check",
+        help="Also compute FID with torchmetrics.",
+        show_default="the config's eval.cross_check",
     ),
 ) -> None:
     """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol.
@@ -271,6 +330,36 @@ def evaluate(
     if cached:
         err.print("eval: this spec and protocol were evaluated before; showing the stored result")
     out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
+
+
+@app.command(rich_help_panel=PANEL_RUN)
+def export(
+    run_dir: str = typer.Argument(..., help="A run directory with samples."),
+    png: str = typer.Option(..., "--png", help="Empty folder for the samples as PNG files."),
+    reference: str | None = typer.Option(
+        None,
+        "--reference",
+        help="Also write the protocol's reference images (same split and subset) here.",
+        show_default="not written",
+    ),
+    sampler: str | None = SAMPLER,
+    overrides: list[str] = CELL_SET,
+) -> None:
+    """Write a run's samples as PNG files, to cross-check a number with another tool:
+    `fidelity --fid --input1 PNG_DIR --input2 REFERENCE_DIR`.
+
+    Takes the same --sampler/--set as `sample` to name which samples."""
+    from pathlib import Path
+
+    from scorebench.evals import make_cell
+    from scorebench.export import export_reference, export_samples
+
+    cell = make_cell(_existing_run(run_dir), _cell_overrides(sampler, None, overrides))
+    out.print(f"wrote {export_samples(cell, Path(png))} samples to {png}")
+    if reference:
+        out.print(
+            f"wrote {export_reference(cell, Path(reference))} reference images to {reference}"
+        )
 
 
 @app.command(rich_help_panel=PANEL_RUN)
@@ -328,9 +417,15 @@ def report(
     run_dirs: list[str] = typer.Argument(..., help="Run directories with results."),
     out_dir: str = typer.Option("report", "--out", "-o", help="Where to write the report."),
     baselines: list[str] = typer.Option(
-        [], "--baselines", "-b", help="Baseline tables (benchmarks/baselines/NAME.json)."
+        [],
+        "--baselines",
+        "-b",
+        help="Baseline tables by name, files of benchmarks/baselines/ (repeatable).",
+        show_default="none",
     ),
-    markdown: bool = typer.Option(False, "--markdown", help="Print the Markdown on stdout."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print the Markdown on stdout.", show_default="off"
+    ),
 ) -> None:
     """Leaderboard of runs beside baselines: leaderboard.md, leaderboard.json, report.html."""
     from scorebench.workflow import report_stage
@@ -349,14 +444,25 @@ def compare(
     base: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
     new: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
     thresholds: list[str] = typer.Option(
-        [], "--threshold", "-t", help="METRIC=ABS or METRIC=N% allowed worsening (repeatable)."
+        [],
+        "--threshold",
+        "-t",
+        help="METRIC=ABS or METRIC=N% allowed worsening, or METRIC=off (repeatable); each "
+        "sets or replaces that metric's gate and keeps the others.",
+        show_default=", ".join(f"{m}={-g:.0%}" for m, g in DEFAULT_GATES.items()),
     ),
     row: str | None = typer.Option(
-        None, "--row", help="Compare this model row of BASE with every run row of NEW."
+        None,
+        "--row",
+        help="Compare this model row of BASE with every run row of NEW.",
+        show_default="rows with the same spec",
     ),
 ) -> None:
     """Compare results cell by cell (same protocol and spec); exit 1 when a gated metric
-    got worse than its threshold."""
+    got worse than its threshold.
+
+    The default gates (see --threshold) allow a 10% relative worsening; other metrics are
+    shown, not gated."""
     from rich.text import Text
 
     from scorebench.report.compare import compare as compare_results
@@ -383,24 +489,37 @@ def compare(
 def bench(
     sources: list[str] = typer.Argument(None, help="Trained run directories (score sources)."),
     spec_file: str | None = typer.Option(
-        None, "--spec", help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it."
+        None,
+        "--spec",
+        help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it.",
+        show_default="none",
     ),
     preset: str | None = typer.Option(
-        None, "--preset", help="A named bench (`scorebench list benches`), e.g. oracle-toy."
+        None,
+        "--preset",
+        help="A named bench (`scorebench list benches`), e.g. oracle-toy.",
+        show_default="none",
     ),
     samplers: list[str] = typer.Option(
         [],
         "--sampler",
         help="NAME[:KEY=V1,V2,...]...: a sampler and a parameter grid, e.g. "
-        "annealed_langevin:steps_per_level=5,10,20 (repeatable) [default: each run's own].",
+        "annealed_langevin:steps_per_level=5,10,20 (repeatable).",
+        show_default="each run's own",
     ),
     seeds: str | None = typer.Option(
-        None, "--seeds", help="A count (3: seeds 0,1,2) or a list (0,7,11) [default: 1]."
+        None, "--seeds", help="A count (3: seeds 0,1,2) or a list (0,7,11).", show_default="1"
     ),
-    n: int | None = typer.Option(None, "--n", "-n", help="Samples per cell [default: each run's]."),
+    n: int | None = typer.Option(
+        None, "--n", "-n", help="Samples per cell.", show_default="each run's sample.n"
+    ),
     overrides: list[str] = CELL_SET,
     out_dir: str | None = typer.Option(
-        None, "--out", "-o", help="Where to write the leaderboard [default: bench/PRESET or bench]."
+        None,
+        "--out",
+        "-o",
+        help="Where to write the leaderboard.",
+        show_default="bench/PRESET or bench",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     inception_weights: str | None = INCEPTION_WEIGHTS,
@@ -442,7 +561,10 @@ def baselines_compute(
     dataset: str = DATASET,
     overrides: list[str] = SET,
     out_file: str | None = typer.Option(
-        None, "--out", help="[default: benchmarks/baselines/DATASET-measured.json]"
+        None,
+        "--out",
+        help="Where to write the measured table.",
+        show_default="benchmarks/baselines/DATASET-measured.json",
     ),
     inception_weights: str | None = INCEPTION_WEIGHTS,
 ) -> None:
@@ -462,6 +584,30 @@ def baselines_compute(
     path = Path(out_file) if out_file else baselines_dir() / f"{dataset}-measured.json"
     atomic_write_json(path, table)
     out.print(f"wrote {path}")
+
+
+config_app = typer.Typer(help="Resolved configs and their schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config", rich_help_panel=PANEL_INFO)
+
+
+@config_app.command("show")
+def config_show(
+    recipe: str = RECIPE,
+    dataset: str = DATASET,
+    config_file: str | None = CONFIG,
+    overrides: list[str] = SET,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON instead of YAML.", show_default="off"
+    ),
+) -> None:
+    """The config a run would use: the recipe's preset, then the file, then each --set."""
+    config = _config(recipe, dataset, config_file, overrides, None, None).to_dict()
+    if as_json:
+        out.print_json(json.dumps(config))
+        return
+    import yaml
+
+    print(yaml.safe_dump(config, sort_keys=False), end="")
 
 
 def _existing_run(path: str):

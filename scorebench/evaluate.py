@@ -524,6 +524,21 @@ def _check_eval_names(config: Any, sample_shape: tuple[int, ...]) -> None:
             raise ConfigError("eval.extractor: point datasets use no feature extractor; use auto")
 
 
+def reference_images(config: Any) -> Any:
+    """The reference images a run config's protocol compares with (its split and its
+    ``eval.reference_count`` subset), as a Dataset of uint8 (C, H, W) tensors."""
+    from scorebench.metrics import engine
+
+    ds, _ = _load_dataset(
+        config.data.name, config.data.root, config.eval.split, dict(config.data.params)
+    )
+    shape = tuple(getattr(ds, "shape", ()) or ())
+    if len(shape) != 3:
+        raise ConfigError(f"dataset {config.data.name!r} holds points, not images")
+    indices, _, _ = _reference_indices(len(ds), config.eval.reference_count)
+    return engine.ReferenceSubset(ds, indices, shape[0])
+
+
 def plan_config(
     config: Any,
     n: int,

@@ -3,6 +3,15 @@
 import pytest
 
 
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """A weights file with the keys and shapes of torch-fidelity's Inception and random
+    values (~95 MB, written once per session)."""
+    from scorebench.metrics.extractors import write_random_inception_weights
+
+    return write_random_inception_weights(tmp_path_factory.mktemp("w") / "inception-a.pth", 0)
+
+
 @pytest.fixture
 def torchrun():
     """The command prefix that starts 2 local ranks (gloo on this CPU) on a free port."""

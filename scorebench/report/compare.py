@@ -19,7 +19,7 @@ from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
 from scorebench.report.leaderboard import LOWER_IS_BETTER, ORIGIN_RUN, build
 
-#: Without --threshold, these metrics are gated, each allowed to worsen by 10% (relative);
+#: Unless --threshold says otherwise, these metrics are gated, each allowed to worsen by 10% (relative);
 #: the others are shown but not gated (near-zero metrics such as KID make relative noisy).
 DEFAULT_GATES = {"fid": -0.10, "isc_mean": -0.10, "swd": -0.10, "mode_weight_error": -0.10}
 
@@ -98,30 +98,38 @@ def pairs(base: dict[str, Any], new: dict[str, Any], row: str | None = None):
     )
 
 
-def parse_thresholds(items: list[str]) -> dict[str, float]:
-    """``fid=2.0`` (absolute worsening allowed) or ``fid=5%`` (relative)."""
-    out: dict[str, float] = {}
+def parse_thresholds(items: list[str]) -> dict[str, float | None]:
+    """``fid=2.0`` (absolute worsening allowed), ``fid=5%`` (relative) or ``fid=off`` (shown,
+    not gated)."""
+    out: dict[str, float | None] = {}
     for item in items:
         metric, sep, value = item.partition("=")
+        if sep and value.strip().lower() == "off":
+            out[metric.strip()] = None
+            continue
         try:
             number = float(value[:-1] if value.endswith("%") else value)
         except ValueError:
             sep = ""
         if not sep or not math.isfinite(number) or number < 0:
             raise ScorebenchError(
-                f"--threshold {item!r}: expected METRIC=NUMBER or METRIC=N%, a finite "
-                "worsening >= 0 (e.g. fid=2.5 or fid=5%)"
+                f"--threshold {item!r}: expected METRIC=NUMBER, METRIC=N% (a finite "
+                "worsening >= 0) or METRIC=off, e.g. fid=2.5, fid=5% or kid_mean=off"
             )
         out[metric.strip()] = -number / 100 if value.endswith("%") else number
     return out
 
 
 def compare(
-    base: dict[str, Any], new: dict[str, Any], thresholds: dict[str, float], row: str | None = None
+    base: dict[str, Any],
+    new: dict[str, Any],
+    thresholds: dict[str, float | None],
+    row: str | None = None,
 ) -> list[Change]:
-    """Changes of every numeric metric of every matched row pair; a negative threshold is
-    relative. ``base`` and ``new`` are leaderboards (:func:`load_board`)."""
-    gates = thresholds or DEFAULT_GATES
+    """Changes of every numeric metric of every matched row pair. ``thresholds`` set or
+    replace the default gates per metric (negative: relative; None: not gated).
+    ``base`` and ``new`` are leaderboards (:func:`load_board`)."""
+    gates = {**DEFAULT_GATES, **thresholds}
     changes = []
     for b, n in pairs(base, new, row):
         unknown = set(thresholds) - set(b["metrics"])

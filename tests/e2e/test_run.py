@@ -101,6 +101,12 @@ def test_compare_passes_on_equal_and_fails_on_an_injected_regression(toy_run):
         "compare", "toy", "worse.json", "--threshold", "mode_weight_error=0.05", cwd=root
     )
     assert gated.returncode == 1 and "REGRESSED" in gated.stdout
+    # A threshold for one metric keeps the default gates of the others ...
+    kept = scorebench("compare", "toy", "worse.json", "--threshold", "swd=1%", cwd=root)
+    assert kept.returncode == 1 and "REGRESSED" in kept.stdout
+    # ... and `off` lifts one.
+    lifted = ["--threshold", "mode_weight_error=off"]
+    assert scorebench("compare", "toy", "worse.json", *lifted, cwd=root).returncode == 0
     board = scorebench("compare", "toy/report/leaderboard.json", "toy", cwd=root)
     assert board.returncode == 0, board.stdout + board.stderr
 
@@ -114,11 +120,16 @@ def test_compare_refuses_results_of_different_protocols(toy_run, tmp_path):
     assert result.returncode == 2 and "not comparable" in result.stderr
 
 
-def test_tiny_digits_run_end_to_end(tmp_path):
-    result = scorebench(
-        "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, cwd=tmp_path
-    )
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("digits")
+    result = scorebench("run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def test_tiny_digits_run_end_to_end(digits_run):
+    tmp_path = digits_run
     _, record = result_of(tmp_path / "d")
     assert {"isc_mean", "fid", "kid_mean"} <= set(record["metrics"])
     assert record["protocol"]["extractor"]["name"] == "digits-cnn"
@@ -171,3 +182,37 @@ def test_checkpoint_selection_picks_the_best_step_and_samples_from_it(tmp_path):
     sampled = result_of(tmp_path / "d")[1]["cell"]["sampling"]
     assert sampled["checkpoint_step"] == selection["best_step"]
     assert "fid vs training step" in (tmp_path / "d" / "report" / "report.html").read_text()
+
+
+def test_exported_pngs_give_torch_fidelity_the_same_fid(digits_run, inception_weights):
+    """`scorebench export` writes what was evaluated: torch-fidelity's own calculate_metrics
+    on the PNG folders finds scorebench's FID."""
+    import torch_fidelity
+
+    protocol = ["--set", "eval.extractor=inception-v3", "--set", "eval.metrics=[fid]"]
+    protocol += ["--set", "eval.reference_count=30"]
+    result = scorebench(
+        "eval", "d", *protocol, "--inception-weights", str(inception_weights), cwd=digits_run
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    fid = json.loads(result.stdout)["metrics"]["fid"]
+    result = scorebench(
+        "export", "d", "--png", "png", "--reference", "ref", *protocol, cwd=digits_run
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((digits_run / "png").glob("*.png"))) == 40
+    assert len(list((digits_run / "ref").glob("*.png"))) == 30
+    theirs = torch_fidelity.calculate_metrics(
+        input1=str(digits_run / "png"),
+        input2=str(digits_run / "ref"),
+        fid=True,
+        feature_extractor_weights_path=str(inception_weights),
+        cuda=False,
+        verbose=False,
+        cache=False,
+        save_cpu_ram=True,  # no DataLoader workers
+    )["frechet_inception_distance"]
+    assert theirs == pytest.approx(fid, rel=1e-4)
+
+    again = scorebench("export", "d", "--png", "png", *protocol, cwd=digits_run)
+    assert again.returncode == 2 and "already holds PNG files" in again.stderr

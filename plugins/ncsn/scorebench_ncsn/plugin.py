@@ -81,7 +81,9 @@ def register_commands(app):
     def toy(
         n: int = typer.Option(1280, help="Number of samples per method (the paper uses 1280)."),
         seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Random seed."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print JSON instead of a table.", show_default="off"
+        ),
     ) -> None:
         """The paper's toy experiment (section 3.2): plain vs annealed Langevin with exact
         scores on 0.2 N((-5,-5), I) + 0.8 N((5,5), I); prints each mode's recovered weight."""

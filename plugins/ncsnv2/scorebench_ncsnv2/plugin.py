@@ -49,8 +49,12 @@ def register_commands(app):
             max=0.99,
             help="T2's target (0.5669 reproduces the official configs).",
         ),
-        data_dir: str | None = typer.Option(None, "--data-dir", help="Where datasets live."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        data_dir: str | None = typer.Option(
+            None, "--data-dir", help="Where datasets live.", show_default="the preset's data.root"
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print JSON instead of a table.", show_default="off"
+        ),
     ) -> None:
         """Techniques 1, 2 and 4 computed from a dataset's training split: sigma_1, the
         number of levels L and the Langevin step epsilon (beside the paper's for CIFAR-10)."""
