@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import typer
 from rich.console import Console
@@ -244,12 +245,14 @@ def train(
     if force and (aside := move_aside(run)):
         err.print(f"moved the previous run to {aside}")
     check_before_training(config)  # before the lock creates the run directory
+    start = time.perf_counter()
     with locked(run, "train"):
         result = train_run(config, run, argv=sys.argv)
     err.print(
-        f"trained to step {result.step} in {run.path}"
-        + (f" (resumed from {result.resumed_from})" if result.resumed_from else "")
+        f"trained to step {result.step} in {run.path} in {time.perf_counter() - start:.1f} s"
+        + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
     )
+    err.print(f"next: scorebench sample {run.path}, or `scorebench run` with the same options")
 
 
 SAMPLER = typer.Option(
@@ -276,6 +279,9 @@ def _cell_overrides(sampler: str | None, n: int | None, overrides: list[str]) ->
     return [*extra, *overrides]
 
 
+AS_JSON = typer.Option(False, "--json", help="Print the full record as JSON.", show_default="off")
+
+
 @app.command(rich_help_panel=PANEL_RUN)
 def sample(
     run_dir: str = typer.Argument(..., help="A trained run directory."),
@@ -285,6 +291,7 @@ def sample(
         None, "--n", "-n", help="Number of samples.", show_default="the config's sample.n"
     ),
     device: str | None = DEVICE,
+    as_json: bool = AS_JSON,
 ) -> None:
     """Draw samples from a trained run into sharded files (resumes finished shards).
 
@@ -296,8 +303,16 @@ def sample(
     record = sample_stage(
         _existing_run(run_dir), _cell_overrides(sampler, n, overrides), device=device
     )
-    if is_main_process():  # under torchrun, rank 0 speaks
+    if not is_main_process():  # under torchrun, rank 0 speaks
+        return
+    if as_json:
         out.print_json(json.dumps(record))
+        return
+    from scorebench.report.terminal import sample_summary
+
+    for line in sample_summary(record):
+        out.print(line)
+    out.print(f"next: scorebench eval {run_dir} (with the same --sampler/--set)")
 
 
 @app.command("eval", rich_help_panel=PANEL_RUN)
@@ -313,6 +328,7 @@ def evaluate(
         help="Also compute FID with torchmetrics.",
         show_default="the config's eval.cross_check",
     ),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol.
 
@@ -329,7 +345,12 @@ def evaluate(
     )
     if cached:
         err.print("eval: this spec and protocol were evaluated before; showing the stored result")
-    out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
+    if as_json:
+        out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
+        return
+    from scorebench.report.terminal import eval_table
+
+    _table_console().print(eval_table(record))
 
 
 @app.command(rich_help_panel=PANEL_RUN)
@@ -377,8 +398,6 @@ def run(
     """Train, sample, evaluate and report in one go; finished stages are skipped.
 
     `scorebench run ncsn --dataset cifar10` on a GPU is the paper's experiment."""
-    import time
-
     from scorebench.workflow import run_pipeline
 
     start = time.perf_counter()
@@ -394,21 +413,30 @@ def run(
     )
     if result["report_dir"] is None:  # a non-zero torchrun rank
         return
+    from scorebench.report.terminal import stage_table
+
     _print_board(result["board"])
-    out.print(f"report: {result['report_dir']}/leaderboard.md, report.html, leaderboard.json")
-    out.print(f"wall time {time.perf_counter() - start:.0f} s {result['timings']}")
+    console = _table_console()
+    console.print(stage_table(result["timings"]))
+    out.print(f"wall time {time.perf_counter() - start:.1f} s")
+    out.print(f"report: {result['report_dir']}/report.html, leaderboard.md, leaderboard.json")
 
 
 def _table_console() -> Console:
-    """Logs do not wrap lines: give tables room there; a terminal keeps its own width."""
-    return out if out.is_terminal else Console(width=132, markup=False)
+    """Logs do not wrap lines: give tables room there, unless COLUMNS says how wide the log
+    is; a terminal keeps its own width."""
+    import os
+
+    if out.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return out
+    return Console(width=132, markup=False)
 
 
 def _print_board(board) -> None:
     from scorebench.report.leaderboard import rich_tables
 
     console = _table_console()
-    for table in rich_tables(board):
+    for table in rich_tables(board, width=console.width):
         console.print(table)
 
 

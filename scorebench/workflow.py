@@ -69,7 +69,13 @@ def sample_stage(
     ):
         drawn = sample_cells([cell], dist, dev, bar)[0]
     record = json.loads((cell.samples / "samples.json").read_text())
-    return {**record, "drawn_now": drawn, "cell": cell.key, "path": str(cell.path)}
+    return {
+        **record,
+        "drawn_now": drawn,
+        "cell": cell.key,
+        "path": str(cell.path),
+        "grid": str(cell.grid),
+    }
 
 
 def eval_stage(
@@ -195,32 +201,44 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
     from scorebench.plugins import registry
     from scorebench.train import is_trained, train
 
-    timings: dict[str, Any] = {}
+    timings: dict[str, float | None] = {}  # seconds per stage; None: skipped as done
+    start = time.perf_counter()
+
+    def lap(stage: str, skipped: bool = False) -> None:
+        nonlocal start
+        timings[stage] = None if skipped else round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
 
     if is_trained(run, config):
         run.prepare(config, argv=argv)  # same checks as training: refuses a changed config
         log(f"train: done (checkpoint at step {run.intact_checkpoint_steps()[-1]}), skipped")
+        lap("train", skipped=True)
     else:
-        start = time.perf_counter()
         train(config, run, argv=argv)  # loads the dataset first: fails in seconds if absent
-        timings["train_s"] = round(time.perf_counter() - start, 1)
-
+        lap("train")
     if config.eval.select_every:
         select_stage(run, inception_weights=inception_weights, log=log)
-    start = time.perf_counter()
+        lap("checkpoint selection")
+    cached = []
+
+    def skipped(_) -> None:
+        cached.append(True)
+        log("sample and eval: done (this spec was evaluated before), skipped")
+
     records = measure(
         [make_cell(run)],
         device=config.runtime.device,
         inception_weights=inception_weights,
-        log=lambda _: log("sample and eval: done (this spec was evaluated before), skipped"),
+        log=skipped,
     )
     if records is None:  # a non-zero torchrun rank: rank 0 reports
         return {"board": {"groups": []}, "timings": timings, "report_dir": None}
-    timings["sample_eval_s"] = round(time.perf_counter() - start, 1)
+    lap("sample and eval", skipped=bool(cached))
     recipe = registry("recipes").load(config.recipe)()
     board = report_stage(
         [run], run.path / "report", baselines=recipe.baselines.get(config.dataset, [])
     )
+    lap("report")
     return {"board": board, "timings": timings, "report_dir": str(run.path / "report")}
 
 

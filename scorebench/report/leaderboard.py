@@ -201,7 +201,7 @@ def _label_samplers(rows: list[dict[str, Any]]) -> None:
         keys = sorted({k for r in same for k in r["sampler_params"]})
         varying = [k for k in keys if len({repr(r["sampler_params"].get(k)) for r in same}) > 1]
         for r in same:
-            shown = ", ".join(f"{k}={_fmt(r['sampler_params'].get(k))}" for k in varying)
+            shown = ", ".join(f"{k}={fmt(r['sampler_params'].get(k))}" for k in varying)
             r["sampler_label"] = f"{name} ({shown})" if shown else name
 
 
@@ -220,19 +220,24 @@ def describe(protocol: dict[str, Any], n_samples: Any) -> str:
     )
 
 
-def _fmt(value: Any) -> str:
+def direction(metric: str) -> str:
+    """↓ for a metric where lower is better, ↑ otherwise."""
+    return "↓" if metric in LOWER_IS_BETTER else "↑"
+
+
+def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value)
+        return ", ".join(fmt(v) for v in value)
     return str(value)
 
 
-def _metric_cell(row: dict[str, Any], key: str) -> str:
+def _metric_cell(row: dict[str, Any], key: str, sep: str = " ") -> str:
     value, half = row["metrics"].get(key), row.get("intervals", {}).get(key)
-    return _fmt(value) + (f" ± {half:.2g}" if half is not None else "")
+    return fmt(value) + (f"{sep}± {half:.2g}" if half is not None else "")
 
 
 def row_label(row: dict[str, Any]) -> str:
@@ -243,9 +248,13 @@ def row_label(row: dict[str, Any]) -> str:
     return row["model"] + (f" @{step}" if step is not None else "")
 
 
-def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]]]:
-    """One group as text: the headers, and per row its cells and whether it is a run's."""
-    heads = ["#", "model", "sampler", "NFE", *[LABELS[c] for c in group["columns"]]]
+def table(
+    group: dict[str, Any], interval_sep: str = " "
+) -> tuple[list[str], list[tuple[list[str], bool]]]:
+    """One group as text: the headers, and per row its cells and whether it is a run's
+    (``interval_sep`` goes between a mean and its ± interval)."""
+    heads = ["#", "model", "sampler", "NFE"]
+    heads += [f"{LABELS[c]} {direction(c)}" for c in group["columns"]]
     heads += ["seeds", "samples/s", "wall s"]  # n is in the protocol: the same for all
     rows = []
     for i, r in enumerate(group["rows"], 1):
@@ -255,11 +264,11 @@ def table(group: dict[str, Any]) -> tuple[list[str], list[tuple[list[str], bool]
             str(i),
             model,
             r.get("sampler_label") or "-",
-            _fmt(r.get("nfe")),
-            *[_metric_cell(r, c) for c in group["columns"]],
+            fmt(r.get("nfe")),
+            *[_metric_cell(r, c, interval_sep) for c in group["columns"]],
             str(len(r["seeds"])) if is_run else "-",
-            _fmt(r.get("samples_per_s")),
-            _fmt(round(r["wall_s"], 1)) if r.get("wall_s") is not None else "-",
+            fmt(r.get("samples_per_s")),
+            fmt(round(r["wall_s"], 1)) if r.get("wall_s") is not None else "-",
         ]
         rows.append((cells, is_run))
     return heads, rows
@@ -299,7 +308,15 @@ def _md_escape(text: str) -> str:
     return text
 
 
-def rich_tables(board: dict[str, Any]) -> list[Any]:
+#: Columns left out of terminal tables narrower than WIDE (they stay in the files).
+NARROW_DROPS = ("seeds", "samples/s", "wall s")
+WIDE = 110
+
+
+def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
+    """Terminal tables; below ``WIDE`` columns the seed count and timings are left out
+    (the caption says so), and model and sampler names wrap."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -308,11 +325,28 @@ def rich_tables(board: dict[str, Any]) -> list[Any]:
         t = Table(
             title=Text(f"{g['dataset']}: {g['protocol']}"),
             title_justify="left",
-            caption=f"fingerprint {g['fingerprint']}; mean ± 95% interval over seeds",
+            caption=f"fingerprint {g['fingerprint']}; mean ± 95% interval over seeds"
+            + ("; seeds and timings: leaderboard.md" if width < WIDE else ""),
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,  # no vertical rules: 80 columns hold the table
+            padding=(0, 1),
+            pad_edge=False,
+            show_edge=False,
         )
-        heads, rows = table(g)
-        for i, head in enumerate(heads):  # wrap long names instead of cutting them
-            t.add_column(head, overflow="fold", min_width=12 if i in (1, 2) else None)
+        heads, rows = table(g, interval_sep="\n")  # a number is never broken across lines
+        narrow = width < WIDE
+        keep = [i for i, h in enumerate(heads) if not (narrow and h in NARROW_DROPS)]
+        heads, rows = [heads[i] for i in keep], [([c[i] for i in keep], r) for c, r in rows]
+        for i, head in enumerate(heads):
+            if i in (1, 2):  # names wrap at words, never cut: the distinguishing part may be last
+                longest_word = max(len(w) for c, _ in rows for w in [*c[i].split(), "-"])
+                t.add_column(head, overflow="fold", min_width=min(longest_word, 12))
+            else:  # numbers keep their width, one per line; headers wrap
+                cells = [line for c, _ in rows for line in c[i].split("\n")]
+                widest = max(map(len, [*cells, *head.split()]))
+                t.add_column(
+                    head, overflow="fold", min_width=widest, max_width=widest, justify="right"
+                )
         for cells, is_run in rows:
             # Text, not markup: names come from users and may hold [brackets].
             t.add_row(*map(Text, cells), style="bold green" if is_run else None)

@@ -74,6 +74,7 @@ def test_toy_run_writes_results_and_a_leaderboard(toy_run):
     page = (root / "toy" / "report" / "report.html").read_text()
     assert "data:image/png;base64," in page and "training loss" in page
     assert "toy @300" in result.stdout  # the rich table at the end
+    assert "stages" in result.stdout and "sample and eval" in result.stdout
     history = (root / "history.jsonl").read_text().splitlines()
     assert json.loads(history[-1])["fingerprint"] == record["fingerprint"]
 
@@ -88,6 +89,24 @@ def test_rerunning_skips_finished_stages(toy_run):
     for stage in ("train:", "sample and eval:"):
         assert f"{stage} done" in again.stderr
     assert results.stat().st_mtime_ns == before
+    assert again.stdout.count("skipped (done)") == 2  # the stage table says so too
+
+
+def test_sample_and_eval_print_summaries_and_json_on_request(toy_run):
+    root, _ = toy_run
+    cell = ["--set", "sample.n=500", "--set", "sample.batch_size=250"]
+    cell += ["--set", "sample.sampler.params.steps_per_level=20"]
+    sampled = scorebench("sample", "toy", *cell, cwd=root)
+    assert sampled.returncode == 0, sampled.stderr
+    assert "500 samples with annealed_langevin" in sampled.stdout
+    assert "200 NFE per sample" in sampled.stdout and "samples.png" in sampled.stdout
+    assert "next: scorebench eval toy" in sampled.stdout
+    evaluated = scorebench("eval", "toy", *cell, cwd=root)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "SWD ↓" in evaluated.stdout and "mode weight err ↓" in evaluated.stdout
+    assert len(evaluated.stdout.splitlines()) < 20
+    record = json.loads(scorebench("eval", "toy", *cell, "--json", cwd=root).stdout)
+    assert record["metrics"] == result_of(root / "toy")[1]["metrics"]
 
 
 def test_compare_passes_on_equal_and_fails_on_an_injected_regression(toy_run):
@@ -192,7 +211,13 @@ def test_exported_pngs_give_torch_fidelity_the_same_fid(digits_run, inception_we
     protocol = ["--set", "eval.extractor=inception-v3", "--set", "eval.metrics=[fid]"]
     protocol += ["--set", "eval.reference_count=30"]
     result = scorebench(
-        "eval", "d", *protocol, "--inception-weights", str(inception_weights), cwd=digits_run
+        "eval",
+        "d",
+        *protocol,
+        "--json",
+        "--inception-weights",
+        str(inception_weights),
+        cwd=digits_run,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     fid = json.loads(result.stdout)["metrics"]["fid"]
