@@ -490,6 +490,10 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     }
     atomic_write_json(cell.result_path(record["fingerprint"]), record)
     append_jsonl(cell.run.path.parent / "history.jsonl", record)
+    if cell.config.train.tensorboard:
+        from scorebench.tensorboard import log_evaluation
+
+        log_evaluation(cell.path, cell.config.to_dict(), record)
     return record
 
 

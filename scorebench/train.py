@@ -224,13 +224,18 @@ def _train(
         # otherwise advance the global RNG that checkpoints save.
         generator=torch.Generator().manual_seed(seed),
     )
-    writer = _tensorboard(config, run) if dist.is_main else None
+    board = None
+    if dist.is_main and config.train.tensorboard:
+        from scorebench.tensorboard import TrainingBoard
+
+        board = TrainingBoard(run.path, config.to_dict(), start)
     log = _Log(config.train.steps, start, dist.is_main and not quiet)
     levels = len(sigmas)
     sums = torch.zeros(levels, device=device)
     counts = torch.zeros(levels, device=device)
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     interval_loss, interval_steps, tick = torch.zeros((), device=device), 0, time.perf_counter()
+    paused = 0.0  # seconds of checkpoints and grids in the interval: not training throughput
     last_record: dict[str, Any] | None = None
     step = start
     model.train()
@@ -273,20 +278,18 @@ def _train(
                         for v, c in zip(per_level, counts.tolist(), strict=True)
                     ],
                     "lr": optimizer.param_groups[0]["lr"],
-                    "images_per_s": interval_steps * config.data.batch_size / elapsed,
+                    "images_per_s": interval_steps * config.data.batch_size / (elapsed - paused),
                     "time": time.time(),
                 }
                 if dist.is_main:
                     append_jsonl(run.metrics, last_record)
-                    if writer is not None:
-                        writer.add_scalar("loss", last_record["loss"], step)
-                        writer.add_scalar("images_per_s", last_record["images_per_s"], step)
-                        for i, v in enumerate(per_level):
-                            writer.add_scalar(f"loss_level/{i:02d}", v, step)
+                    if board is not None:
+                        board.scalars(last_record)
                 sums.zero_()
                 counts.zero_()
                 interval_loss.zero_()
-                interval_steps, tick = 0, time.perf_counter()
+                interval_steps, tick, paused = 0, time.perf_counter(), 0.0
+            pause = time.perf_counter()
             if at_checkpoint:
                 rng = _gather_rng(_rng_state(generator), dist)
                 if dist.is_main:
@@ -305,6 +308,9 @@ def _train(
             if dist.is_main and (grid_due or step == config.train.steps):
                 _grid(config, network, sigmas, shape, run, step, device)
                 model.train()
+                if board is not None:
+                    board.grid(run.grid_path(step), step)
+            paused += time.perf_counter() - pause
             log.update(step, last_record if at_log else None)
         if dist.enabled:
             difference = _rank_difference(network)
@@ -320,8 +326,8 @@ def _train(
                 )
     finally:
         log.close()
-        if writer is not None:
-            writer.close()
+        if board is not None:
+            board.close()
     return TrainResult(
         step,
         last_record["loss"] if last_record else None,
@@ -463,15 +469,3 @@ def truncate_metrics(run: RunDir, step: int) -> None:
         rewrite_jsonl(
             run.metrics, [r for r in rows if isinstance(r.get("step"), int) and r["step"] <= step]
         )
-
-
-def _tensorboard(config: RunConfig, run: RunDir):
-    if not config.train.tensorboard:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:
-        raise ConfigError(
-            "train.tensorboard=true needs the tensorboard package: pip install 'scorebench[tensorboard]'"
-        ) from exc
-    return SummaryWriter(log_dir=str(run.path / "tensorboard"))

@@ -142,7 +142,10 @@ def test_compare_refuses_results_of_different_protocols(toy_run, tmp_path):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
-    result = scorebench("run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, cwd=root)
+    tensorboard = ["--set", "train.tensorboard=true"]
+    result = scorebench(
+        "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, *tensorboard, cwd=root
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 
@@ -155,6 +158,20 @@ def test_tiny_digits_run_end_to_end(digits_run):
     grid = tmp_path / "d" / "evals" / record["cell"]["sampling_key"] / "samples.png"
     assert grid.stat().st_size > 0
     assert "data:image/png;base64," in (tmp_path / "d" / "report" / "report.html").read_text()
+
+
+def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    _, record = result_of(digits_run / "d")
+    events = EventAccumulator(str(digits_run / "d" / "evals" / record["cell"]["sampling_key"]))
+    events.Reload()
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(
+        events.PluginTagToContent("hparams")
+    )
+    (fid,) = events.Tensors("eval/fid")
+    assert float(fid.tensor_proto.float_val[0]) == pytest.approx(record["metrics"]["fid"])
+    assert fid.step == 4
 
 
 def test_cifar10_offline_fails_fast_and_says_what_to_fetch(tmp_path):

@@ -89,11 +89,36 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, extra):
         assert any(not torch.equal(a["ema"][k], a["model"][k]) for k in a["model"])
 
 
-def test_tensorboard_events_are_written_when_asked(tmp_path):
-    pytest.importorskip("torch.utils.tensorboard")
+def _events(path):
+    """{tag: [(step, value or image shape)]} of the TensorBoard events in ``path``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(path), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    found = {t: [(e.step, e.value) for e in events.Scalars(t)] for t in tags["scalars"]}
+    found.update(
+        {t: [(e.step, (e.height, e.width)) for e in events.Images(t)] for t in tags["images"]}
+    )
+    found.update({t: [] for t in tags["tensors"]})  # text and hparams
+    return found
+
+
+def test_tensorboard_logs_scalars_lr_grids_and_config_in_the_run_directory(tmp_path):
+    pytest.importorskip("tensorboard")
     run = RunDir(tmp_path / "run")
-    train(tiny_digits(2, "train.tensorboard=true"), run, quiet=True)
-    assert list((run.path / "tensorboard").glob("events.out.tfevents.*"))
+    config = tiny_digits(4, "train.tensorboard=true", "train.log_every=2", "train.grid_every=2")
+    train(config, run, quiet=True)
+    events = _events(run.path)  # in the run directory: TensorBoard names the run after it
+    assert [s for s, _ in events["loss"]] == [2, 4]
+    assert [v for _, v in events["lr"]] == pytest.approx([config.train.lr] * 2)
+    assert "loss_level/00" in events and "config/text_summary" in events
+    assert [s for s, _ in events["samples"]] == [2, 4]
+    assert events["samples"][0][1][0] > 8  # the grid picture, not one sample
+    rows = [json.loads(line) for line in run.metrics.read_text().splitlines()]
+    assert [r["images_per_s"] for r in rows] == pytest.approx(
+        [v for _, v in events["images_per_s"]]
+    )
 
 
 def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
