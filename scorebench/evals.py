@@ -449,6 +449,9 @@ def _located(record: dict[str, Any], run: RunDir) -> dict[str, Any]:
     keeps the path it was evaluated under only in its history)."""
     if isinstance(record.get("run"), dict):
         record["run"] = {**record["run"], "path": str(run.path), "name": run.path.resolve().name}
+    cell = record.get("cell")
+    if isinstance(cell, dict) and isinstance(cell.get("sampling_key"), str):
+        record["cell"] = {**cell, "grid": str(run.evals / cell["sampling_key"] / "samples.png")}
     return record
 
 

@@ -1,75 +1,222 @@
-"""A self-contained HTML report (Jinja2 template ``templates/report.html.j2``): per protocol
-the leaderboard, the quality-vs-NFE plot and a sample grid per cell; per run its training
-curves."""
+"""A self-contained HTML report (Jinja2 template ``templates/report.html.j2``).
+
+Per protocol group: a heading that says what the protocol is (and, beside a sibling with
+the same heading, what differs), the leaderboard with metric directions and intervals, the
+numbers' scale, the citation of paper rows, the quality-vs-NFE plot, and each row's
+samples beside real data. Per run: its samples beside its training data, the training
+loss overall and per noise level, and its config, command, versions and commit.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import math
+import re
+import shlex
 import warnings
 from pathlib import Path
 from typing import Any
 
+from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
 from scorebench.report import leaderboard, plots
+from scorebench.runs import RunDir
+
+#: Real images shown beside samples, and real points drawn under them.
+REAL_IMAGES = 64
+MAX_POINTS = 2000
 
 
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _group_view(g: dict[str, Any]) -> dict[str, Any]:
+class RealData:
+    """Real data per (dataset, parameters, split, root), loaded once per report. A dataset
+    that is not on this machine gives its error message instead (the report still renders)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def get(self, dataset: str, params: dict[str, Any], split: str, root=None) -> dict[str, Any]:
+        key = json.dumps([dataset, params, split, root], sort_keys=True, default=str)
+        if key not in self._seen:
+            self._seen[key] = self._load(dataset, params, split, root)
+        return self._seen[key]
+
+    @staticmethod
+    def _load(dataset: str, params: dict[str, Any], split: str, root) -> dict[str, Any]:
+        import torch
+
+        from scorebench.plugins import load
+
+        try:
+            ds = load("datasets", dataset)(root, split, **params)
+        except (ScorebenchError, OSError, TypeError, ValueError) as exc:
+            return {"error": f"real {dataset} data are not available here: {exc}"}
+        shape = tuple(getattr(ds, "shape", ()) or ())
+        count = min(len(ds), REAL_IMAGES if len(shape) == 3 else MAX_POINTS)
+        items = [ds[i] for i in range(count)]
+        x = torch.stack([i[0] if isinstance(i, (tuple, list)) else i for i in items])
+        if len(shape) == 3:
+            pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+            return {"kind": "images", "png": plots.upscaled(plots.image_grid(pixels.numpy()))}
+        return {"kind": "points", "points": x.numpy(), "mixture": getattr(ds, "mixture", None)}
+
+
+def _picture(caption: str, png: bytes | None, pixels: bool = True) -> dict[str, Any]:
+    """A figure of the report; ``pixels``: enlarged pixel art, drawn without smoothing."""
+    return {"caption": caption, "src": data_uri(png) if png else None, "pixels": pixels}
+
+
+def _real_view(real: dict[str, Any], caption: str) -> dict[str, Any]:
+    return _picture(caption, real["png"]) if "png" in real else _picture(real["error"], None)
+
+
+def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dict[str, Any]:
+    """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
+    import numpy as np
+
+    if real is not None and real.get("kind") == "points":
+        shards = sorted((grid.parent / "samples").glob("shard-*.npy"))
+        if shards:
+            points = np.load(shards[0], allow_pickle=False)[:MAX_POINTS]
+            png = plots.points_scatter(points, label, real["points"], real.get("mixture"))
+            return _picture(label, png, pixels=False)
+    return _picture(label, plots.upscaled(grid.read_bytes()))
+
+
+def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> dict[str, Any]:
     heads, rows = leaderboard.table(g)
-    nfe_plot = plots.quality_vs_nfe(g)
-    grids = []
+    spec = g.get("spec") or {}
+    reference = spec.get("reference") or {}
+    real = None
+    if reference.get("dataset"):
+        real = real_data.get(
+            reference["dataset"], reference.get("dataset_params") or {}, reference.get("split")
+        )
+    pictures = []
+    if real is not None and real.get("kind") != "points":
+        split = reference.get("split")
+        pictures.append(_real_view(real, f"real data ({reference['dataset']} {split})"))
     for r in g["rows"]:
         grid = Path(r["grid"]) if r.get("grid") else None
         if grid is not None and grid.is_file():
             label = f"{leaderboard.row_label(r)} / {r.get('sampler_label', r['sampler'])}"
-            grids.append({"label": label, "src": data_uri(plots.upscaled(grid.read_bytes()))})
+            pictures.append(_samples_picture(grid, label, real))
+    nfe_plot = plots.quality_vs_nfe(g)
     return {
         "group": g,
+        "differs": differs,
         "heads": heads,
         "rows": rows,
+        "scale": leaderboard.scale_note(g),
+        "citation": _citation(g.get("citation")),
         "nfe_plot": data_uri(nfe_plot) if nfe_plot else None,
-        "grids": grids,
+        "pictures": pictures,
     }
+
+
+ARXIV = re.compile(r"arXiv (\d{4}\.\d{4,5})")
+
+
+def _citation(cite: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A paper table's source, with its arXiv numbers as links."""
+    if not cite:
+        return None
+    paper = cite.get("paper", "")
+    links = [f"https://arxiv.org/abs/{n}" for n in ARXIV.findall(paper)]
+    return {**cite, "links": links}
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _run_view(run: Path) -> dict[str, Any]:
-    """A run's training-loss curve and checkpoint-selection curve; rows or files a reader
-    cannot plot are left out with a warning (the report is derived, the run is not touched)."""
-    view: dict[str, Any] = {"path": str(run), "plots": []}
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+def _json_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path} is damaged ({exc}); the report leaves it out", stacklevel=3)
+        return None
+
+
+def _loss_plots(run: RunDir) -> list[tuple[str, str]]:
+    """Training loss, and loss per noise level; rows a reader cannot plot are left out with
+    a warning (the report is derived, the run is not touched)."""
+    rows = [r for r in read_jsonl(run.metrics) if "loss" in r]
     records = [r for r in rows if _number(r.get("step")) and _number(r["loss"]) and r["loss"] > 0]
     if len(records) < len(rows):
         warnings.warn(
-            f"{run / 'metrics.jsonl'}: left {len(rows) - len(records)} bad row(s) out of the loss plot",
+            f"{run.metrics}: left {len(rows) - len(records)} bad row(s) out of the loss plot",
             stacklevel=2,
         )
-    if records:
-        png = plots.curve(
-            [r["step"] for r in records], [r["loss"] for r in records], "training loss", log=True
+    if not records:
+        return []
+    steps = [r["step"] for r in records]
+    out = [("training loss", plots.curve(steps, [r["loss"] for r in records], "loss", log=True))]
+    per_level = [r.get("loss_per_level") for r in records]
+    if all(isinstance(p, list) and all(v is None or _number(v) for v in p) for p in per_level):
+        out.append(("loss per noise level", plots.level_curves(steps, per_level)))
+    return [(title, data_uri(png)) for title, png in out]
+
+
+def _selection_plot(run: RunDir) -> list[tuple[str, str]]:
+    """Metric vs training step from checkpoint selection (``selection.json``)."""
+    chosen = _json_or_none(run.path / "selection.json")
+    if chosen is None:
+        return []
+    try:
+        steps = sorted(chosen["values"], key=int)
+        values = [float(chosen["values"][s]) for s in steps]
+        title = f"{chosen['metric']} (n={chosen['n']})"
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        warnings.warn(
+            f"selection.json of {run.path} is damaged ({exc}); its plot is left out", stacklevel=2
         )
-        view["plots"].append(("training loss", data_uri(png)))
-    selection = run / "selection.json"
-    if selection.is_file():  # metric vs training step from checkpoint selection
-        try:
-            chosen = json.loads(selection.read_bytes())
-            steps = sorted(chosen["values"], key=int)
-            values = [float(chosen["values"][s]) for s in steps]
-            title = f"{chosen['metric']} (n={chosen['n']})"
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            warnings.warn(f"{selection} is damaged ({exc}); its plot is left out", stacklevel=2)
-        else:
-            png = plots.curve([int(s) for s in steps], values, title, log=False)
-            view["plots"].append((f"{chosen['metric']} vs training step", data_uri(png)))
-    return view
+        return []
+    png = plots.curve([int(s) for s in steps], values, title, log=False)
+    return [(f"{chosen['metric']} vs training step", data_uri(png))]
+
+
+def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> list[dict]:
+    """The run's newest training grid beside its training data (images), or the points of
+    its newest evaluation over the real points and true modes."""
+    data = config.get("data") or {}
+    if not data.get("name"):
+        return []
+    real = real_data.get(data["name"], data.get("params") or {}, "train", data.get("root"))
+    if real.get("kind") == "points":
+        grids = sorted(run.evals.glob("*/samples.png"), key=lambda p: p.stat().st_mtime_ns)
+        return [_samples_picture(grids[-1], "newest evaluation", real)] if grids else []
+    grids = sorted(run.grids.glob("step-*.png")) if run.grids.is_dir() else []
+    pictures = [_real_view(real, f"training data ({data['name']})")]
+    if grids:
+        step = int(grids[-1].stem.split("-")[1])
+        caption = f"samples at step {step} (the run's own sampler)"
+        pictures.append(_picture(caption, plots.upscaled(grids[-1].read_bytes())))
+    return pictures
+
+
+def _run_view(path: Path, real_data: RealData) -> dict[str, Any]:
+    run = RunDir(path)
+    config = _json_or_none(run.config) or {}
+    manifest = _json_or_none(run.manifest) or {}
+    command = manifest.get("command")
+    details = {k: v for k, v in manifest.items() if k not in ("command", "git_commit")}
+    return {
+        "name": run.path.resolve().name,
+        "path": str(run.path),
+        "pictures": _run_pictures(run, config, real_data),
+        "plots": _loss_plots(run) + _selection_plot(run),
+        "config": json.dumps(config, indent=2) if config else None,
+        "command": shlex.join(["scorebench", *command[1:]]) if isinstance(command, list) else None,
+        "commit": manifest.get("git_commit"),
+        "versions": json.dumps(details, indent=2) if details else None,
+    }
 
 
 def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
@@ -79,9 +226,11 @@ def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
         loader=PackageLoader("scorebench.report", "templates"),
         autoescape=select_autoescape(default=True),
     )
+    real_data = RealData()
+    differs = leaderboard.differences(board["groups"])
     return env.get_template("report.html.j2").render(
-        groups=[_group_view(g) for g in board["groups"]],
-        runs=[_run_view(Path(r)) for r in run_dirs],
+        groups=[_group_view(g, differs.get(g["fingerprint"]), real_data) for g in board["groups"]],
+        runs=[_run_view(Path(r), real_data) for r in run_dirs],
     )
 
 

@@ -119,8 +119,10 @@ def _mean(values: list[Any]) -> float | None:
     return sum(numbers) / len(numbers) if numbers else None
 
 
-def _baseline_rows(table: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(group key, protocol label, dataset, row) for each row of a baseline table."""
+def _baseline_rows(table: dict[str, Any]):
+    """(group key, protocol label, dataset, what the group knows, row) for each row of a
+    baseline table: a paper table's group knows its citation, a measured row's group its
+    protocol."""
     out = []
     for row in table["rows"]:
         if table.get("origin") == "paper":
@@ -128,15 +130,18 @@ def _baseline_rows(table: dict[str, Any]) -> list[tuple[str, str, str, dict[str,
             label = table["protocol"]["description"]
             cite = table["source"]
             source = f"{cite.get('paper', '')} {cite.get('table', '')}".strip()
+            known = {"citation": {**cite, "title": table.get("title"), "notes": table.get("notes")}}
         else:
             key = row["fingerprint"]
             label = describe(row["protocol"], row["n_samples"])
             source = table["source"].get("command", "")
+            known = {"spec": row["protocol"]}
         out.append(
             (
                 key,
                 label,
                 table.get("dataset", "?"),
+                known,
                 {
                     "model": row["model"] + (" (conditional)" if row.get("conditional") else ""),
                     "origin": "paper" if table.get("origin") == "paper" else "measured",
@@ -156,23 +161,24 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
     """Group evaluation records and baseline rows by protocol fingerprint; rank inside groups."""
     groups: dict[str, dict[str, Any]] = {}
 
-    def group(key: str, label: str, dataset: str) -> dict[str, Any]:
-        return groups.setdefault(
+    def group(key: str, label: str, dataset: str, known: dict[str, Any]) -> dict[str, Any]:
+        g = groups.setdefault(
             key, {"fingerprint": key, "protocol": label, "dataset": dataset, "rows": []}
         )
+        g.update({k: v for k, v in known.items() if k not in g})
+        return g
 
     by_fingerprint: dict[str, list[dict[str, Any]]] = {}
     for record in results:
         by_fingerprint.setdefault(record["fingerprint"], []).append(record)
     for fingerprint, records in by_fingerprint.items():
         first = records[0]
-        g = group(
-            fingerprint, describe(first["protocol"], first["n_samples"]), first.get("dataset", "?")
-        )
+        label = describe(first["protocol"], first["n_samples"])
+        g = group(fingerprint, label, first.get("dataset", "?"), {"spec": first["protocol"]})
         g["rows"] += _run_rows(records)
     for table in tables:
-        for key, label, dataset, row in _baseline_rows(table):
-            group(key, label, dataset)["rows"].append(row)
+        for key, label, dataset, known, row in _baseline_rows(table):
+            group(key, label, dataset, known)["rows"].append(row)
     for g in groups.values():
         g["columns"] = [c for c in COLUMNS if any(c in r["metrics"] for r in g["rows"])]
         if g["columns"]:
@@ -203,6 +209,55 @@ def _label_samplers(rows: list[dict[str, Any]]) -> None:
         for r in same:
             shown = ", ".join(f"{k}={fmt(r['sampler_params'].get(k))}" for k in varying)
             r["sampler_label"] = f"{name} ({shown})" if shown else name
+
+
+#: Plain words for protocol keys that tell sibling groups apart (others are named as keys).
+DIFFERENCE_WORDS = {
+    "extractor.weights_sha256": "feature-network weights differ",
+    "reference.extractor.weights_sha256": "feature-network weights differ",
+    "reference.data_identity": "the reference data differ",
+    "seed": "eval.seed differs",
+    "reference.dataset_params": "dataset parameters differ",
+}
+
+
+def differences(groups: list[dict[str, Any]]) -> dict[str, str]:
+    """For groups that share a heading (dataset and protocol label), what sets each apart
+    from the others, by fingerprint: 'feature-network weights differ', or the keys."""
+    from scorebench.config import flatten
+
+    by_heading: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for g in groups:
+        by_heading.setdefault((g["dataset"], g["protocol"]), []).append(g)
+    out = {}
+    for same in by_heading.values():
+        if len(same) < 2:
+            continue
+        flat = [flatten(g.get("spec") or {}) for g in same]
+        keys = sorted({k for f in flat for k in f})
+        varying = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
+        words = sorted({DIFFERENCE_WORDS.get(k, k) for k in varying}) or ["nothing recorded"]
+        for g in same:
+            out[g["fingerprint"]] = "differs from its sibling tables in: " + "; ".join(words)
+    return out
+
+
+def scale_note(group: dict[str, Any]) -> str | None:
+    """What scale a group's numbers are on, when it is not the usual one."""
+    spec = group.get("spec") or {}
+    if spec.get("kind") == "points":
+        return (
+            "SWD and MMD^2 are in the data's own units (MMD^2 is unbiased and may be "
+            "slightly negative); mode weight error is a fraction."
+        )
+    extractor = (spec.get("extractor") or {}).get("name")
+    if extractor and extractor != "inception-v3":
+        return (
+            f"FID, IS, KID and precision/recall use {extractor} features: their scale is that "
+            "network's (KID can be large or negative), not Inception's. Compare only inside "
+            "this table."
+        )
+    return None
 
 
 def describe(protocol: dict[str, Any], n_samples: Any) -> str:

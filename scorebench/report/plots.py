@@ -98,7 +98,84 @@ def curve(steps: list[int], values: list[float], ylabel: str, log: bool) -> byte
     return _png(plt, fig)
 
 
-def upscaled(png: bytes, min_side: int = 256) -> bytes:
+def level_curves(steps: list[int], per_level: list[list[float | None]]) -> bytes:
+    """The loss of each noise level against the training step (level 0: the largest sigma),
+    coloured from the largest sigma to the smallest."""
+    plt, fig, ax = _figure(5.5, 3.2)
+    levels = max(len(row) for row in per_level)
+    colours = plt.get_cmap("viridis")
+    for i in range(levels):
+        points = [
+            (s, row[i])
+            for s, row in zip(steps, per_level, strict=True)
+            if i < len(row) and row[i] is not None and row[i] > 0
+        ]
+        if points:
+            label = f"level {i}" + (" (largest σ)" if i == 0 else "")
+            label += " (smallest σ)" if i == levels - 1 else ""
+            ax.plot(*zip(*points, strict=True), color=colours(i / max(levels - 1, 1)), label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("σ²-weighted loss per level")
+    ax.set_yscale("log")
+    if levels <= 12:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(plt, fig)
+
+
+def points_scatter(samples, title: str, reference=None, mixture=None) -> bytes:
+    """2-D samples over real data (grey) and, for a known mixture, its density contours
+    and modes (crosses labelled with their weights), with labelled axes."""
+    import numpy as np
+
+    plt, fig, ax = _figure(4.6, 4.6)
+    x = np.asarray(samples, dtype=float)
+    if reference is not None:
+        r = np.asarray(reference, dtype=float)
+        ax.scatter(*r.T, s=3, color="0.65", alpha=0.5, label="real data", linewidths=0)
+    ax.scatter(*x.T, s=3, color="tab:blue", alpha=0.6, label="samples", linewidths=0)
+    if mixture is not None:
+        means = np.asarray(mixture.means, dtype=float)
+        lo, hi = ax.get_xlim(), ax.get_ylim()
+        gx, gy = np.meshgrid(np.linspace(*lo, 200), np.linspace(*hi, 200))
+        density = sum(
+            w * np.exp(-((gx - m[0]) ** 2 + (gy - m[1]) ** 2) / (2 * mixture.std**2))
+            for m, w in zip(means, mixture.weights, strict=True)
+        ) / (2 * np.pi * mixture.std**2)
+        # The density at 1, 2 and 3 standard deviations from the heaviest mode.
+        levels = density.max() * np.exp(-(np.array([3.0, 2.0, 1.0]) ** 2) / 2)
+        ax.contour(gx, gy, density, levels=levels, colors="tab:red", linewidths=0.8, zorder=3)
+        ax.scatter(*means.T, marker="x", s=40, color="tab:red", label="true modes", zorder=4)
+        for m, w in zip(means, mixture.weights, strict=True):
+            ax.annotate(
+                f"weight {w:g}",
+                m,
+                textcoords="offset points",
+                xytext=(8, -12),
+                fontsize=8,
+                color="tab:red",
+                zorder=5,
+            )
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(plt, fig)
+
+
+def image_grid(images, nrow: int = 8) -> bytes:
+    """uint8 (N, C, H, W) images as one PNG grid (torchvision's make_grid)."""
+    import torch
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.as_tensor(images), nrow=nrow, padding=1)  # as sample grids
+    buffer = io.BytesIO()
+    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(buffer, format="png")  # 3 channels
+    return buffer.getvalue()
+
+
+def upscaled(png: bytes, min_side: int = 320) -> bytes:
     """A picture enlarged by an integer factor (nearest neighbour) to at least ``min_side``
     pixels, so 8x8 digits stay sharp and visible."""
     from PIL import Image

@@ -157,7 +157,9 @@ def test_tiny_digits_run_end_to_end(digits_run):
     assert record["protocol"]["extractor"]["name"] == "digits-cnn"
     grid = tmp_path / "d" / "evals" / record["cell"]["sampling_key"] / "samples.png"
     assert grid.stat().st_size > 0
-    assert "data:image/png;base64," in (tmp_path / "d" / "report" / "report.html").read_text()
+    page = (tmp_path / "d" / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in page
+    assert "real data (digits train)" in page and "training data (digits)" in page
 
 
 def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):

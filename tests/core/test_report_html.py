@@ -1,0 +1,123 @@
+"""The HTML report's structure: headings that say what differs, metric directions, embedded
+pictures, citations, the run's config panel; opened in headless Chromium when installed."""
+
+import copy
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from scorebench.evals import run_results
+from scorebench.report import html, leaderboard
+from scorebench.report.baselines import load_baselines
+from scorebench.runs import RunDir
+
+
+class Page(HTMLParser):
+    """Headings, table headers, images, summaries and paragraphs of a page, as text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.found: dict[str, list] = {"h2": [], "th": [], "img": [], "summary": [], "p": []}
+        self.meta: list[dict] = []
+        self._open: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.found["img"].append(attrs)
+        elif tag == "meta":
+            self.meta.append(attrs)
+        elif tag in self.found:
+            self._open.append(tag)
+            self.found[tag].append("")
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
+
+    def handle_data(self, data):
+        for tag in self._open:
+            self.found[tag][-1] += data
+
+
+@pytest.fixture(scope="module")
+def page(workspace):
+    """The report of the workspace's toy run beside a sibling protocol (another eval seed)
+    and the NCSN paper's table."""
+    root, _ = workspace
+    run = RunDir(root / "R")
+    records = run_results(run)
+    sibling = copy.deepcopy(records[0])
+    sibling["protocol"]["seed"] = 7
+    sibling["fingerprint"] = "sibling0000000000"
+    board = leaderboard.build([*records, sibling], load_baselines(["ncsn-paper-table1"]))
+    text = html.render(board, [run.path])
+    (root / "report.html").write_text(text)
+    return Page(text), root / "report.html"
+
+
+def test_headings_say_what_the_protocol_is_and_what_differs(page):
+    parsed, _ = page
+    toy = [h for h in parsed.found["h2"] if h.startswith("toy-gmm: points")]
+    assert len(toy) == 2  # the sibling shares the heading...
+    differs = [p for p in parsed.found["p"] if "differs from its sibling tables in" in p]
+    assert (
+        differs == ["differs from its sibling tables in: eval.seed differs"] * 2
+    )  # ...not the words
+    assert any(h.startswith("cifar10: paper") for h in parsed.found["h2"])
+    assert "run R" in parsed.found["h2"]
+
+
+def test_metric_headers_carry_their_direction_and_scale(page):
+    parsed, _ = page
+    heads = set(parsed.found["th"])
+    assert {"mode weight err ↓", "SWD ↓", "MMD^2 ↓", "IS ↑", "FID ↓"} <= heads
+    assert any(
+        p.startswith("Scale: SWD and MMD^2 are in the data's own units") for p in parsed.found["p"]
+    )
+
+
+def test_paper_rows_are_cited_with_a_link(page):
+    parsed, path = page
+    (citation,) = [p for p in parsed.found["p"] if p.startswith("Source:")]
+    assert "Song & Ermon 2019" in citation and "Table 1" in citation
+    assert 'href="https://arxiv.org/abs/1907.05600"' in path.read_text()
+
+
+def test_pictures_are_embedded_and_the_run_shows_its_config(page):
+    parsed, _ = page
+    sources = [img["src"] for img in parsed.found["img"] if img.get("src")]
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
+    alts = [img.get("alt", "") for img in parsed.found["img"]]
+    assert "training loss" in alts and "loss per noise level" in alts
+    assert any(alt.startswith("R @4 /") for alt in alts)  # a row's samples over the real data
+    assert {"command", "resolved config", "versions and machine"} <= set(parsed.found["summary"])
+    assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in parsed.meta
+
+
+def test_headless_chromium_renders_it_at_phone_and_desktop_width(page, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium installed: the report's structure is checked by parsing above")
+    _, path = page
+    for width in (390, 1280):
+        shot = tmp_path / f"report-{width}.png"
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},1600"]
+            + [f"--screenshot={shot}", path.as_uri()],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert '<div id="zoom" hidden=""' in dom and "toy-gmm: points" in dom
