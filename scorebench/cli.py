@@ -419,7 +419,10 @@ def run(
     console = _table_console()
     console.print(stage_table(result["timings"]))
     out.print(f"wall time {time.perf_counter() - start:.1f} s")
-    out.print(f"report: {result['report_dir']}/report.html, leaderboard.md, leaderboard.json")
+    out.print(
+        f"report: {result['report_dir']}/report.html, leaderboard.md, leaderboard.json",
+        soft_wrap=True,  # a path stays on one line for copying
+    )
 
 
 def _table_console() -> Console:
@@ -576,7 +579,9 @@ def bench(
     if board is None:  # a non-zero torchrun rank
         return
     _print_board(board)
-    out.print(f"bench report: {out_dir}/leaderboard.md, report.html, leaderboard.json")
+    out.print(
+        f"bench report: {out_dir}/report.html, leaderboard.md, leaderboard.json", soft_wrap=True
+    )
 
 
 baselines_app = typer.Typer(help="Baselines measured by scorebench itself.", no_args_is_help=True)

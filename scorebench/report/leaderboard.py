@@ -398,7 +398,7 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
                 t.add_column(head, overflow="fold", min_width=min(longest_word, 12))
             else:  # numbers keep their width, one per line; headers wrap
                 cells = [line for c, _ in rows for line in c[i].split("\n")]
-                widest = max(map(len, [*cells, *head.split()]))
+                widest = max(map(len, [*cells, *(head.split() if narrow else [head])]))
                 t.add_column(
                     head, overflow="fold", min_width=widest, max_width=widest, justify="right"
                 )
