@@ -260,3 +260,5 @@ def test_exported_pngs_give_torch_fidelity_the_same_fid(digits_run, inception_we
 
     again = scorebench("export", "d", "--png", "png", *protocol, cwd=digits_run)
     assert again.returncode == 2 and "already holds PNG files" in again.stderr
+    onto_a_file = scorebench("export", "d", "--png", "d/config.json", *protocol, cwd=digits_run)
+    assert onto_a_file.returncode == 2 and "d/config.json" in onto_a_file.stderr
