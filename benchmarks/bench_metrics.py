@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # fake_inception.py
 
 import _harness as h  # noqa: E402
 
@@ -85,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+    from fake_inception import write_random_inception_weights
 
     from scorebench.files import atomic_write_json
     from scorebench.metrics.digits_cnn import DigitsCNNSpec
-    from scorebench.metrics.extractors import InceptionV3Spec, write_random_inception_weights
+    from scorebench.metrics.extractors import InceptionV3Spec
     from scorebench.paths import cache_dir
 
     if args.threads is not None:

@@ -27,7 +27,6 @@ class Recipe:
     base: dict[str, Any]
     presets: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]
     baselines: dict[str, list[str]] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
 
     def preset(self, dataset: str) -> dict[str, Any]:
         if dataset not in self.presets:

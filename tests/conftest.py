@@ -7,7 +7,7 @@ import pytest
 def inception_weights(tmp_path_factory):
     """A weights file with the keys and shapes of torch-fidelity's Inception and random
     values (~95 MB, written once per session)."""
-    from scorebench.metrics.extractors import write_random_inception_weights
+    from fake_inception import write_random_inception_weights
 
     return write_random_inception_weights(tmp_path_factory.mktemp("w") / "inception-a.pth", 0)
 

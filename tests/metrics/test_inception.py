@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from fake_inception import write_random_inception_weights
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from scorebench.errors import DataUnavailableError
@@ -88,7 +89,7 @@ def test_pipeline_caches_reference_and_fingerprints(
 def test_fingerprint_changes_with_the_weights_file(
     inception_weights, digits_test_images, tmp_path, fresh_cache
 ):
-    other = extractors.write_random_inception_weights(tmp_path / "inception-b.pth", seed=1)
+    other = write_random_inception_weights(tmp_path / "inception-b.pth", seed=1)
     x = digits_test_images[:2]
     a = evaluate_images(
         x,
