@@ -451,7 +451,8 @@ def report(
         [],
         "--baselines",
         "-b",
-        help="Baseline tables by name, files of benchmarks/baselines/ (repeatable).",
+        help="Baseline tables: a shipped table's name (`scorebench list presets` names "
+        "them) or the path of a JSON table (repeatable).",
         show_default="none",
     ),
     markdown: bool = typer.Option(
@@ -472,7 +473,11 @@ def report(
 
 @app.command(rich_help_panel=PANEL_RUN)
 def compare(
-    base: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
+    base: str = typer.Argument(
+        ...,
+        help="Run dir, bench dir, leaderboard.json, results record, or a shipped board's "
+        "name (e.g. toy-gmm).",
+    ),
     new: str = typer.Argument(..., help="Run dir, bench dir, leaderboard.json or results record."),
     thresholds: list[str] = typer.Option(
         [],
@@ -597,7 +602,7 @@ def baselines_compute(
         None,
         "--out",
         help="Where to write the measured table.",
-        show_default="benchmarks/baselines/DATASET-measured.json",
+        show_default="DATASET-measured.json here",
     ),
     inception_weights: str | None = INCEPTION_WEIGHTS,
 ) -> None:
@@ -605,7 +610,7 @@ def baselines_compute(
     from pathlib import Path
 
     from scorebench.files import atomic_write_json
-    from scorebench.report.baselines import baselines_dir, measured_baselines
+    from scorebench.report.baselines import measured_baselines
 
     config = _config(recipe, dataset, None, overrides, None, None)
     command = " ".join(
@@ -614,9 +619,9 @@ def baselines_compute(
     )
     source = {"command": command, "recipe": recipe, "dataset": dataset, "overrides": overrides}
     table = measured_baselines(config, source=source, inception_weights=inception_weights)
-    path = Path(out_file) if out_file else baselines_dir() / f"{dataset}-measured.json"
+    path = Path(out_file or f"{dataset}-measured.json")
     atomic_write_json(path, table)
-    out.print(f"wrote {path}")
+    out.print(f"wrote {path}; use it with `scorebench report RUN -b {path}`", soft_wrap=True)
 
 
 config_app = typer.Typer(help="Resolved configs and their schema.", no_args_is_help=True)

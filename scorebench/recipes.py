@@ -18,7 +18,7 @@ class Recipe:
     A preset may be a function returning the dict, called only when that dataset is asked
     for (presets computed from data, such as NCSNv2's, then cost nothing elsewhere).
 
-    ``baselines`` names the baseline tables (files under ``benchmarks/baselines``) that
+    ``baselines`` names the baseline tables (shipped in ``scorebench/published/baselines``) that
     runs of this recipe are compared with, per dataset.
     """
 

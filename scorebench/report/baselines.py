@@ -1,6 +1,7 @@
 """Baselines as data: published numbers (with their source) and numbers scorebench measured.
 
-Files live in ``benchmarks/baselines/*.json``; ``origin`` is ``"paper"`` (typed in from a
+Tables ship with scorebench (``scorebench/published/baselines/*.json``, found by name) or are
+any JSON file of the same format (found by path). ``origin`` is ``"paper"`` (typed in from a
 publication, with the citation) or ``"scorebench"`` (recomputed by
 ``scorebench baselines compute``, with the full protocol fingerprint of every row).
 """
@@ -13,24 +14,26 @@ from typing import Any
 
 from scorebench.errors import ScorebenchError
 
-BASELINES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "baselines"
-
 
 def baselines_dir() -> Path:
+    """The shipped tables, or ``$SCOREBENCH_BASELINES_DIR`` where set."""
     import os
 
-    return Path(os.environ.get("SCOREBENCH_BASELINES_DIR", BASELINES_DIR))
+    from scorebench.published import published
+
+    return Path(os.environ.get("SCOREBENCH_BASELINES_DIR") or published("baselines"))
 
 
 def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
-    """The baseline tables named ``ids`` (files ``<baselines dir>/<id>.json``)."""
+    """The baseline tables ``ids``: a shipped table's name, or the path of a JSON file."""
     tables = []
     for name in ids:
-        path = baselines_dir() / f"{name}.json"
+        path = Path(name) if name.endswith(".json") else baselines_dir() / f"{name}.json"
         if not path.is_file():
             known = sorted(p.stem for p in baselines_dir().glob("*.json"))
             raise ScorebenchError(
-                f"no baseline table {name!r} in {baselines_dir()}; known: {', '.join(known)}"
+                f"no baseline table {name!r}; known: {', '.join(known)} (in "
+                f"{baselines_dir()}), or give the path of a .json table"
             )
         try:
             tables.append(json.loads(path.read_text()))

@@ -35,12 +35,16 @@ class Change:
 
 
 def load_board(path: str | Path) -> dict[str, Any]:
-    """A leaderboard from a run directory, a bench/report directory, a leaderboard JSON or
-    a single result record."""
+    """A leaderboard from a run directory, a bench/report directory, a leaderboard JSON, a
+    single result record, or the name of a leaderboard that ships with scorebench."""
     from scorebench.evals import run_results
+    from scorebench.published import published
     from scorebench.runs import RunDir
 
     path = Path(path)
+    shipped = published("leaderboards") / f"{path}.json"
+    if not path.exists() and path.suffix == "" and shipped.is_file():
+        path = shipped
     if path.is_dir():
         if (path / "evals").is_dir():
             return build(run_results(RunDir(path)), [])
@@ -48,7 +52,9 @@ def load_board(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScorebenchError(
             f"{path} does not exist: give a run directory, a bench directory, a "
-            "leaderboard.json or a result record"
+            "leaderboard.json, a result record or a shipped leaderboard's name ("
+            + ", ".join(sorted(p.stem for p in published("leaderboards").glob("*.json")))
+            + ")"
         )
     data = read_json(path, "leaderboard or result", "Give a leaderboard.json or a result record.")
     if not isinstance(data, dict) or not ("groups" in data or "fingerprint" in data):
