@@ -648,6 +648,27 @@ def config_show(
     print(yaml.safe_dump(config, sort_keys=False), end="")
 
 
+@config_app.command("schema")
+def config_schema(
+    out_file: str | None = typer.Option(
+        None, "--out", "-o", help="Write it to this file.", show_default="standard output"
+    ),
+) -> None:
+    """The JSON Schema of config files, for editors: e.g. `# yaml-language-server:
+    $schema=scorebench.schema.json` at the top of a YAML config."""
+    from pathlib import Path
+
+    from scorebench.config import json_schema
+    from scorebench.files import atomic_write_bytes
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out_file is None:
+        print(text, end="")
+        return
+    atomic_write_bytes(Path(out_file), text.encode())
+    err.print(f"wrote {out_file}")
+
+
 def _existing_run(path: str):
     from scorebench.runs import RunDir
 

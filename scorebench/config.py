@@ -152,6 +152,37 @@ MAXIMA = {
 MAX_INT = 2**31 - 1
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file (YAML, TOML or JSON), for editors: every key is
+    optional (a file is merged over a preset), unknown keys are rejected, and choices and
+    bounds are the ones checked here. Component parameters are checked against their
+    factories at run time, not by the schema."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(RunConfig).json_schema()
+    for node in [schema, *schema["$defs"].values()]:
+        node.pop("required", None)
+        node["additionalProperties"] = False
+    for section, hint in _hints(RunConfig).items():
+        if not dataclasses.is_dataclass(hint):
+            continue
+        for key, prop in schema["$defs"][hint.__name__]["properties"].items():
+            full = f"{section}.{key}"
+            if CHOICES.get(full):
+                prop["enum"] = list(CHOICES[full])
+            if full in POSITIVE:
+                prop["exclusiveMinimum"] = 0
+            if full in NON_NEGATIVE:
+                prop["minimum"] = 0
+            if prop.get("type") in ("integer", "number") or "anyOf" in prop:
+                prop["maximum"] = MAXIMA.get(full, (MAX_INT,))[0]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "scorebench run config",
+    }
+
+
 # ---------------------------------------------------------------- parsing
 
 

@@ -206,6 +206,8 @@ def cases():
         ["config", "show", "ncsn", "-d", "toy-gmm", "-c", "missing.yaml"],
         ["config", "show", "ncsn"],
         ["config", "bogus"],
+        ["config", "schema", "-o", "/proc/scorebench.schema.json"],
+        ["config", "schema", "-o", "afile/below.json"],
         ["compare", "R", "R", "-t", "swd=offf"],
         ["list", "presets", "--bogus"],
         ["list", "bogus"],
