@@ -42,6 +42,7 @@ from scorebench.runs import RunDir
 
 SPEC_FORMAT = 1
 SHARD = "shard-{:05d}"
+GRID_FILE = "samples.png"
 #: Keys a cell may set over its run's config: they change how samples are drawn and
 #: measured, never the trained network.
 CELL_KEYS = (
@@ -76,8 +77,17 @@ class Cell:
         return self.path / "samples"
 
     @property
+    def sampling_record(self) -> Path:
+        """Written once every shard is drawn: the cell's samples are complete."""
+        return self.samples / "samples.json"
+
+    @property
+    def spec_file(self) -> Path:
+        return self.path / "spec.json"
+
+    @property
     def grid(self) -> Path:
-        return self.path / "samples.png"
+        return self.path / GRID_FILE
 
     def result_path(self, fingerprint: str) -> Path:
         return self.path / "results" / f"{fingerprint}.json"
@@ -301,7 +311,7 @@ def sample_cell(
     from scorebench.sample import draw_shard, load_model, shard_count
 
     if rank == 0 and _read_or_none(cell.path / "spec.json") != cell.spec:  # key: its hash
-        atomic_write_json(cell.path / "spec.json", cell.spec)
+        atomic_write_json(cell.spec_file, cell.spec)
     n = cell.config.sample.n
     todo = [
         k for k in range(shard_count(n, cell.config.sample.batch_size)) if k % world_size == rank
@@ -329,7 +339,7 @@ def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dic
     """The sampling record of a cell whose shards are all drawn (written once, by rank 0)."""
     from scorebench.sample import shard_count
 
-    path = cell.samples / "samples.json"
+    path = cell.sampling_record
     record = _read_or_none(path)  # derived: a damaged one is written again
     if isinstance(record, dict) and record.get("n") == cell.config.sample.n:
         return record
@@ -363,7 +373,7 @@ def load_samples(cell: Cell) -> np.ndarray:
     """Every sample of a finished cell, in shard order."""
     from scorebench.sample import shard_count
 
-    if not (cell.samples / "samples.json").is_file():
+    if not cell.sampling_record.is_file():
         raise ScorebenchError(
             f"{cell.run.path} has no samples for this spec ({cell.path}): run "
             f"`scorebench sample {cell.run.path}` with the same options first."
@@ -451,7 +461,7 @@ def _located(record: dict[str, Any], run: RunDir) -> dict[str, Any]:
         record["run"] = {**record["run"], "path": str(run.path), "name": run.path.resolve().name}
     cell = record.get("cell")
     if isinstance(cell, dict) and isinstance(cell.get("sampling_key"), str):
-        record["cell"] = {**cell, "grid": str(run.evals / cell["sampling_key"] / "samples.png")}
+        record["cell"] = {**cell, "grid": str(run.evals / cell["sampling_key"] / GRID_FILE)}
     return record
 
 
@@ -459,10 +469,10 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     """Measure a sampled cell under ``evaluation`` (a plan from :func:`plan`); writes its
     record and appends it to the history of the run's parent directory."""
     samples = load_samples(cell)
-    sampling = _read_or_none(cell.samples / "samples.json")
+    sampling = _read_or_none(cell.sampling_record)
     if not isinstance(sampling, dict):
         raise ScorebenchError(
-            f"{cell.samples / 'samples.json'} is damaged. Run `scorebench sample "
+            f"{cell.sampling_record} is damaged. Run `scorebench sample "
             f"{cell.run.path}` with the same options: it writes it again."
         )
     manifest = (
@@ -492,7 +502,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         "manifest": manifest,
     }
     atomic_write_json(cell.result_path(record["fingerprint"]), record)
-    append_jsonl(cell.run.path.parent / "history.jsonl", record)
+    append_jsonl(cell.run.history, record)
     if cell.config.train.tensorboard:
         from scorebench.tensorboard import log_evaluation
 

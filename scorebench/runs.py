@@ -8,9 +8,15 @@ A run directory holds::
     checkpoints/       step-XXXXXXXX.pt (atomic; the last K kept)
     grids/             sample grids (PNG) during and after training
     selection.json     checkpoint selection (eval.select_every > 0): metric per step, best
-    evals/<key>/       one directory per sampling spec: samples and one result per protocol
-                       (layout in scorebench/evals.py)
+    evals/<key>/       one directory per sampling spec (key: hash of the spec):
+        spec.json          the spec (source, sampler and parameters, n, seed, init...)
+        samples/           shard-NNNNN.npy (+ .json: n, NFE, seconds) and samples.json,
+                           the sampling record written once every shard is drawn
+        samples.png        a grid (images) or scatter (points) of the first samples
+        results/<fp>.json  one evaluation record per metric protocol fingerprint
     report/            leaderboard.md, leaderboard.json, report.html (scorebench run)
+    events.out.tfevents.*  TensorBoard events (train.tensorboard=true; evaluations add an
+                       hparams session in their evals/<key>/)
     .lock              held (flock) by the process writing to the run; names its PID
 
 The parent directory's ``history.jsonl`` keeps every evaluation record ever made there.
@@ -46,6 +52,9 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     grids = property(lambda self: self.path / "grids")
     evals = property(lambda self: self.path / "evals")
+    selection = property(lambda self: self.path / "selection.json")
+    report = property(lambda self: self.path / "report")
+    history = property(lambda self: self.path.parent / "history.jsonl")
 
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"

@@ -157,7 +157,7 @@ def load_model(
 
 def selected_step(run: RunDir) -> int:
     """The checkpoint chosen by checkpoint selection (``selection.json``)."""
-    selection = run.path / "selection.json"
+    selection = run.selection
     if not selection.is_file():
         raise ScorebenchError(
             f"{selection} is missing: sample.checkpoint=best needs checkpoint selection "

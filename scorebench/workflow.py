@@ -68,7 +68,7 @@ def sample_stage(
         progress_bar(dist.is_main and not quiet) as bar,
     ):
         drawn = sample_cells([cell], dist, dev, bar)[0]
-    record = json.loads((cell.samples / "samples.json").read_text())
+    record = json.loads(cell.sampling_record.read_text())
     return {
         **record,
         "drawn_now": drawn,
@@ -235,11 +235,9 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
         return {"board": {"groups": []}, "timings": timings, "report_dir": None}
     lap("sample and eval", skipped=bool(cached))
     recipe = registry("recipes").load(config.recipe)()
-    board = report_stage(
-        [run], run.path / "report", baselines=recipe.baselines.get(config.dataset, [])
-    )
+    board = report_stage([run], run.report, baselines=recipe.baselines.get(config.dataset, []))
     lap("report")
-    return {"board": board, "timings": timings, "report_dir": str(run.path / "report")}
+    return {"board": board, "timings": timings, "report_dir": str(run.report)}
 
 
 def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print) -> dict[str, Any]:
@@ -256,7 +254,7 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     config = run.load_config()
     every, n = config.eval.select_every, config.eval.select_n
     steps = [s for s in run.intact_checkpoint_steps() if s % every == 0 or s == config.train.steps]
-    path = run.path / "selection.json"
+    path = run.selection
     try:  # derived: a damaged file is redone
         done = json.loads(path.read_bytes())
     except (OSError, ValueError):

@@ -166,7 +166,7 @@ def _loss_plots(run: RunDir) -> list[tuple[str, str]]:
 
 def _selection_plot(run: RunDir) -> list[tuple[str, str]]:
     """Metric vs training step from checkpoint selection (``selection.json``)."""
-    chosen = _json_or_none(run.path / "selection.json")
+    chosen = _json_or_none(run.selection)
     if chosen is None:
         return []
     try:
