@@ -1,5 +1,6 @@
-"""Parameter checks for components (samplers, schedules, score functions): each returns the
-checked value or raises :class:`ConfigError` naming the parameter and what is allowed."""
+"""The one set of value checks, for the core and for plugins' components alike: each
+returns the checked value or raises ``error`` (a :class:`ConfigError` by default) naming the
+value and what is allowed. Bools are never numbers: ``True`` is not a size."""
 
 from __future__ import annotations
 
@@ -10,27 +11,50 @@ from typing import Any
 from scorebench.errors import ConfigError
 
 
-def integer(name: str, value: Any, minimum: int = 1) -> int:
-    """An int (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+def integer(
+    name: str,
+    value: Any,
+    minimum: int = 1,
+    *,
+    why: str | None = None,
+    error: type[Exception] = ConfigError,
+) -> int:
+    """An int (not a bool) >= ``minimum``; ``why`` says why the bound exists."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    if value < minimum:
+        because = f" ({why})" if why else ""
+        raise error(f"{name} must be >= {minimum}{because}, got {value!r}.")
     return value
 
 
-def number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = False) -> float:
+def number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float = 0.0,
+    inclusive: bool = False,
+    error: type[Exception] = ConfigError,
+) -> float:
     """A finite number > ``minimum`` (>= with ``inclusive``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}.")
+    value = finite(name, value, error=error)
     if value < minimum or (value == minimum and not inclusive):
         relation = ">=" if inclusive else ">"
-        raise ConfigError(f"{name} must be {relation} {minimum:g}, got {value!r}.")
+        raise error(f"{name} must be {relation} {minimum:g}, got {value!r}.")
+    return value
+
+
+def finite(name: str, value: Any, *, error: type[Exception] = ConfigError) -> float:
+    """Any finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise error(f"{name} must be a finite number, got {value!r}.")
     return float(value)
 
 
-def boolean(name: str, value: Any) -> bool:
+def boolean(name: str, value: Any, *, error: type[Exception] = ConfigError) -> bool:
     """A bool (not 0/1 or a string)."""
     if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}.")
+        raise error(f"{name} must be true or false, got {value!r}.")
     return value
 
 

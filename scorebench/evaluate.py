@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scorebench.checks import integer
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 
@@ -90,12 +91,6 @@ def _check_images(samples: Any) -> Any:
     return x.cpu()
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def _load_dataset(
     dataset: str, data_root: Any, split: str | None, params: Mapping[str, Any]
 ) -> tuple[Any, str]:
@@ -128,7 +123,7 @@ def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
 
     if count is None or count == n_total:
         return None, n_total, "all"
-    _check_int("reference_count", count, 2)
+    integer("reference_count", count, 2)
     if count > n_total:
         raise ConfigError(f"reference_count {count} exceeds the {n_total} items of the split")
     from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
@@ -194,8 +189,8 @@ def plan_images(
     from scorebench.paths import cache_dir as _cache_dir
 
     metrics = engine.validate_metrics(metrics)
-    _check_int("batch_size", batch_size, 1)
-    _check_int("seed", seed, 0)
+    integer("batch_size", batch_size, 1)
+    integer("seed", seed, 0)
     if n < 2:
         raise ConfigError(f"need at least 2 samples to evaluate, got {n}")
     if cross_check and "fid" not in metrics:
@@ -388,7 +383,7 @@ def plan_points(
     from scorebench.metrics import points
     from scorebench.plugins import load
 
-    _check_int("seed", seed, 0)
+    integer("seed", seed, 0)
     params = dict(dataset_params or {})
     ds, reference_split = _load_dataset(dataset, data_root, split, params)
     ds_shape = tuple(getattr(ds, "shape", ()) or ())

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from scorebench.checks import integer
 from scorebench.errors import ConfigError, DataUnavailableError
 
 __all__ = ["SPLITS", "TensorDataset", "check_split", "check_positive_int"]
@@ -37,12 +38,8 @@ def check_split(name: str, split: str) -> str:
 
 
 def check_positive_int(dataset: str, param: str, value: object, minimum: int = 1) -> int:
-    """Validate an integer parameter (bools are rejected: ``True`` is not a size)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"dataset {dataset!r}: {param} must be an integer >= {minimum}, got {value!r}"
-        )
-    return value
+    """An integer parameter of a dataset factory."""
+    return integer(f"dataset {dataset!r}: {param}", value, minimum)
 
 
 class TensorDataset(Dataset):

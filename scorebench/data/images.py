@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from scorebench.checks import boolean
 from scorebench.data.base import ImageFileDataset, TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError, DataUnavailableError
 from scorebench.paths import DATA_DIR_ENV, data_dir
@@ -75,9 +76,7 @@ def _resolve_root(root: str | Path | None) -> Path:
 
 
 def _check_bool(name: str, param: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"dataset {name!r}: {param} must be true or false, got {value!r}")
-    return value
+    return boolean(f"dataset {name!r}: {param}", value)
 
 
 def _md5(path: Path) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scorebench.checks import number
 from scorebench.data.base import TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError
 
@@ -54,9 +55,7 @@ def _check_common(name: str, split: str, n: int, seed: int) -> None:
 
 
 def _check_noise(name: str, noise: float) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ConfigError(f"dataset {name!r}: noise must be a number >= 0, got {noise!r}")
-    return float(noise)
+    return number(f"dataset {name!r}: noise", noise, minimum=0, inclusive=True)
 
 
 def _points(name: str, split: str, x: np.ndarray, y: np.ndarray) -> TensorDataset:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
+from scorebench.checks import integer, number
 from scorebench.errors import ConfigError
 
 #: How the mixture's components widen with the noise level sigma.
@@ -51,10 +52,7 @@ class GaussianMixtureScore:
             raise ConfigError("means must be finite.")
         if not bool(torch.isfinite(weights).all()) or not bool((weights > 0).all()):
             raise ConfigError(f"weights must be finite and > 0, got {weights.tolist()}.")
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
-            raise ConfigError(f"std must be a number > 0, got {std!r}.")
-        if not math.isfinite(std):
-            raise ConfigError(f"std must be finite, got {std!r}.")
+        number("std", std)
         if component_std not in COMPONENT_STDS:
             raise ConfigError(
                 f"unknown component_std {component_std!r}; choose one of "
@@ -135,8 +133,7 @@ class GaussianMixtureScore:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` i.i.d. draws from p, shape ``[n, D]``, on the generator's device (CPU if none)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n must be an integer >= 1, got {n!r}.")
+        integer("n", n)
         device = generator.device if generator is not None else torch.device("cpu")
         means, _ = self._params(device, torch.float32)
         weights = self.weights.to(device=device, dtype=torch.float32)

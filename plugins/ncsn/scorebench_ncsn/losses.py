@@ -10,11 +10,11 @@ loss per level); ``LossOutput.loss`` carries the graph.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
+from scorebench.checks import finite, integer
 from scorebench.errors import ConfigError
 from scorebench.score import LossOutput, network_condition
 
@@ -24,11 +24,7 @@ LossFn = Callable[
 
 
 def _check_anneal_power(anneal_power: float) -> float:
-    if isinstance(anneal_power, bool) or not isinstance(anneal_power, (int, float)):
-        raise ConfigError(f"anneal_power must be a number, got {anneal_power!r}.")
-    if not math.isfinite(anneal_power):
-        raise ConfigError(f"anneal_power must be finite, got {anneal_power!r}.")
-    return float(anneal_power)
+    return finite("anneal_power", anneal_power)
 
 
 def _check_inputs(x: torch.Tensor, sigmas: torch.Tensor, generator) -> torch.Tensor:
@@ -115,8 +111,7 @@ def ssm(anneal_power: float = 2.0, n_particles: int = 1) -> LossFn:
     with ``create_graph=True`` when gradients are enabled, so the loss trains the network.
     """
     anneal_power = _check_anneal_power(anneal_power)
-    if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 1:
-        raise ConfigError(f"n_particles must be an integer >= 1, got {n_particles!r}.")
+    integer("n_particles", n_particles)
 
     def ssm_loss(model: torch.nn.Module, x: torch.Tensor, sigmas: torch.Tensor, generator=None):
         sigmas = _check_inputs(x, sigmas, generator)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scorebench.checks import integer
 from scorebench.errors import ConfigError
 
 __all__ = [
@@ -249,11 +250,7 @@ def encoder(w: int, norm: Callable[[int], nn.Module]) -> list[nn.ModuleList]:
 
 
 def _check_int(name: str, value: object, minimum: int, why: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NCSNConfigError(f"NCSN: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise NCSNConfigError(f"NCSN: {name} must be >= {minimum} ({why}), got {value}")
-    return value
+    return integer(f"NCSN: {name}", value, minimum, why=why, error=NCSNConfigError)
 
 
 class NCSN(nn.Module):

@@ -38,20 +38,6 @@ Callback = Callable[[dict[str, Any]], None]
 CONVENTIONS = ("code", "paper")
 
 
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
-    return value
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number > 0, got {value!r}.")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
-
-
 def _check_convention(convention: object) -> str:
     if convention not in CONVENTIONS:
         raise ConfigError(
@@ -86,7 +72,7 @@ def annealed_step_sizes(
     Returned in float64 on the CPU.
     """
     values = _check_sigmas(sigmas)
-    step_lr = _check_positive("step_lr", step_lr)
+    step_lr = checks.number("step_lr", step_lr)
     convention = _check_convention(convention)
     sig = torch.tensor(values, dtype=torch.float64)
     sizes = step_lr * (sig / sig[-1]) ** 2
@@ -130,8 +116,8 @@ def annealed_langevin(
     Score evaluations: ``len(sigmas) * steps_per_level`` (+1 with ``denoise``).
     """
     sigma_values = _check_sigmas(sigmas)
-    steps_per_level = _check_count("steps_per_level", steps_per_level)
-    step_lr = _check_positive("step_lr", step_lr)
+    steps_per_level = checks.integer("steps_per_level", steps_per_level)
+    step_lr = checks.number("step_lr", step_lr)
     convention = _check_convention(convention)
     if not isinstance(denoise, bool):
         raise ConfigError(f"denoise must be true or false, got {denoise!r}.")
@@ -185,9 +171,9 @@ def langevin(
     Score evaluations: ``steps``.
     """
     sigma_values = _check_sigmas(sigmas)
-    steps = _check_count("steps", steps)
-    step_size = _check_positive("step_size", step_size)
-    sigma = sigma_values[-1] if sigma is None else _check_positive("sigma", sigma)
+    steps = checks.integer("steps", steps)
+    step_size = checks.number("step_size", step_size)
+    sigma = sigma_values[-1] if sigma is None else checks.number("sigma", sigma)
     x = checks.sampler_state(x, generator)
     step = step_size / 2  # x + (eps/2) s + sqrt(eps) z  ==  x + a s + sqrt(2a) z with a = eps/2
 

@@ -6,16 +6,8 @@ import math
 
 import torch
 
+from scorebench.checks import integer, number
 from scorebench.errors import ConfigError
-
-
-def _positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}.")
-    return value
 
 
 class GeometricSchedule:
@@ -30,17 +22,12 @@ class GeometricSchedule:
     def __init__(
         self, sigma_max: float = 1.0, sigma_min: float = 0.01, num_levels: int = 10
     ) -> None:
-        sigma_max = _positive_float("sigma_max", sigma_max)
-        sigma_min = _positive_float("sigma_min", sigma_min)
-        if isinstance(num_levels, bool) or not isinstance(num_levels, int):
-            raise ConfigError(f"num_levels must be an integer >= 2, got {num_levels!r}.")
+        sigma_max = number("sigma_max", sigma_max)
+        sigma_min = number("sigma_min", sigma_min)
         # One level would make the schedule a single sigma: nothing to anneal, and the ratio
-        # between levels undefined. Use at least two distinct levels.
-        if num_levels < 2:
-            raise ConfigError(
-                f"num_levels must be >= 2 for an annealed schedule, got {num_levels}. "
-                "For a single noise level use plain Langevin dynamics with that sigma."
-            )
+        # between levels undefined.
+        why = "an annealed schedule; for a single noise level use plain Langevin dynamics"
+        integer("num_levels", num_levels, 2, why=why)
         if not sigma_min < sigma_max:
             raise ConfigError(
                 f"sigma_min must be smaller than sigma_max, got sigma_min={sigma_min!r} and "

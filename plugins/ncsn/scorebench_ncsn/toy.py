@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from rich.table import Table
 
+from scorebench.checks import integer
 from scorebench.errors import ConfigError
 
 from .gmm import toy_gmm
@@ -60,10 +61,8 @@ def run_toy_experiment(n: int = 1280, seed: int = 0, device: str | torch.device 
     fraction}}, "settings"}`` with modes labelled like ``"(5, 5)"`` and methods ``"iid"``,
     ``"langevin"``, ``"annealed_langevin"``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"n must be an integer >= 1, got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed must be an integer, got {seed!r}.")
+    integer("n", n)
+    integer("seed", seed, minimum=0)
     device = torch.device(device)
     s = TOY_SETTINGS
     generator = torch.Generator(device=device).manual_seed(seed)

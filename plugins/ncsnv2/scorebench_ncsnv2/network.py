@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from scorebench_ncsn.network import NCSNConfigError, encoder, instance_norm_plus, stage
 from torch import Tensor, nn
 
+from scorebench.checks import boolean, integer
+
 __all__ = ["NCSNv2", "InstanceNormPlus"]
 
 
@@ -124,15 +126,12 @@ class NCSNv2(nn.Module):
             ("ngf", ngf, 2),
             ("image_size", image_size, 4),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise NCSNConfigError(f"NCSNv2: {name} must be an int >= {minimum}, got {value!r}")
+            integer(f"NCSNv2: {name}", value, minimum, error=NCSNConfigError)
         if image_size % 2:
             raise NCSNConfigError(f"NCSNv2: image_size must be even, got {image_size}")
         self.channels, self.ngf, self.image_size = channels, ngf, image_size
         self.logit_transform = bool(logit_transform)
-        if not isinstance(deeper, bool):
-            raise NCSNConfigError(f"NCSNv2: deeper must be true or false, got {deeper!r}")
-        self.deeper = deeper
+        self.deeper = boolean("NCSNv2: deeper", deeper, error=NCSNConfigError)
         w, norm = ngf, InstanceNormPlus
         self.begin_conv = nn.Conv2d(channels, w, 3, padding=1)
         self.head_norm = InstanceNormPlus(w)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scorebench.errors import ConfigError
+from scorebench.checks import integer
 
 
 class ToyScoreNetV2(nn.Module):
@@ -15,8 +15,7 @@ class ToyScoreNetV2(nn.Module):
     def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3) -> None:
         super().__init__()
         for name, value in (("dim", dim), ("hidden", hidden), ("layers", layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"ToyScoreNetV2: {name} must be an integer >= 1, got {value!r}")
+            integer(f"ToyScoreNetV2: {name}", value)
         widths = [dim] + [hidden] * layers
         body: list[nn.Module] = []
         for cin, cout in zip(widths, widths[1:], strict=False):

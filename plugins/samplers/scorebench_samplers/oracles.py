@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from scorebench.checks import integer
 from scorebench.errors import ConfigError, ScorebenchError
 
 __all__ = [
@@ -233,8 +234,7 @@ class FullCovarianceGMM:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` i.i.d. draws from p, float32 ``[n, *shape]``, on the generator's device."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n must be an integer >= 1, got {n!r}.")
+        integer("n", n)
         device = generator.device if generator is not None else torch.device("cpu")
         means, vectors, lam, log_w = self._params(device)
         idx = torch.multinomial(log_w.exp(), n, replacement=True, generator=generator)
