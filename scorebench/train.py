@@ -146,6 +146,156 @@ def train(
         distributed.teardown(dist)
 
 
+@dataclass
+class _Parts:
+    """What one rank trains with, built from the config (in this order: the initial
+    weights depend on the global seed)."""
+
+    dataset: Any
+    shape: tuple[int, ...]
+    per_rank_batch: int
+    network: torch.nn.Module
+    sigmas: torch.Tensor
+    loss_fn: Any
+    optimizer: Any
+    ema: Any
+    generator: torch.Generator
+
+
+def _build(config: RunConfig, run: RunDir, dist, device, argv) -> _Parts:
+    check_components(config)
+    dataset = build_dataset(config, "train")  # first: a missing dataset fails in seconds
+    if dist.is_main:
+        run.prepare(config, argv=argv)
+    distributed.barrier(dist)
+    seed = config.runtime.seed
+    torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts them)
+    if config.data.batch_size % dist.world_size:
+        raise ConfigError(
+            f"data.batch_size={config.data.batch_size} is the global batch; it must divide "
+            f"evenly across {dist.world_size} ranks"
+        )
+    network = build_network(config, device)
+    sigmas, loss_fn = build_sigmas(config, device), build_loss(config)
+    optimizer = build_optimizer(config, network, device)
+    ema = None
+    if config.train.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(config.train.ema))
+    return _Parts(
+        dataset=dataset,
+        shape=tuple(dataset.shape),
+        per_rank_batch=config.data.batch_size // dist.world_size,
+        network=network,
+        sigmas=sigmas,
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        ema=ema,
+        generator=torch.Generator(device).manual_seed(seed * 1009 + dist.rank),
+    )
+
+
+def _resume(parts: _Parts, run: RunDir, dist, device, resume: bool) -> int | None:
+    """Load the newest intact checkpoint into ``parts``; its step, or None."""
+    if not resume and run.checkpoint_steps():
+        raise ConfigError(
+            f"{run.path} already holds checkpoints {run.checkpoint_steps()}: continue it, or "
+            "start over with --force (the old run is moved aside) or a new --run-dir"
+        )
+    found = latest_valid_checkpoint(run, map_location=device) if resume else None
+    if found is None:
+        return None
+    step, state = found
+    parts.network.load_state_dict(state["model"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    if parts.ema is not None and state.get("ema") is not None:
+        parts.ema.module.load_state_dict(state["ema"])
+        parts.ema.n_averaged.copy_(state["ema_updates"])
+    _restore_rng(state["rng"][min(dist.rank, len(state["rng"]) - 1)], parts.generator)
+    return step
+
+
+def _wrapped(network: torch.nn.Module, config: RunConfig, dist, device) -> torch.nn.Module:
+    """What runs the forward pass: the network, compiled and/or under DDP."""
+    model = torch.compile(network) if config.runtime.compile else network
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return model
+
+
+def _loader(parts: _Parts, config: RunConfig, start: int, dist, device) -> DataLoader:
+    seed = config.runtime.seed
+    return DataLoader(
+        parts.dataset,
+        batch_size=parts.per_rank_batch,
+        sampler=StepSampler(
+            len(parts.dataset), parts.per_rank_batch, seed, start, dist.rank, dist.world_size
+        ),
+        num_workers=config.data.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=config.data.num_workers > 0,
+        # Its own generator: the DataLoader draws a base seed when iterated, which would
+        # otherwise advance the global RNG that checkpoints save.
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+class _Interval:
+    """What happened since the last log row, summed on the device (no sync per step); time
+    spent on checkpoints and grids is kept apart from the training throughput."""
+
+    def __init__(self, levels: int, device: torch.device) -> None:
+        self.sums = torch.zeros(levels, device=device)
+        self.counts = torch.zeros(levels, device=device)
+        self.loss = torch.zeros((), device=device)
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        self.steps, self.tick, self.paused = 0, time.perf_counter(), 0.0
+
+    def add(self, out) -> None:
+        detached = out.per_sample.detach().float()
+        self.sums.index_add_(0, out.levels, detached)
+        self.counts.index_add_(0, out.levels, torch.ones_like(detached))
+        self.loss += out.loss.detach().float()
+        self.nonfinite |= ~torch.isfinite(out.loss.detach())
+        self.steps += 1
+
+    def check_finite(self, step: int, run: RunDir) -> None:
+        if bool(self.nonfinite):  # checked before anything is written
+            raise TrainingDiverged(
+                f"the loss became NaN or infinite before step {step}. The last good "
+                f"checkpoint in {run.checkpoints} is intact; lower train.lr, set "
+                "train.grad_clip, or use runtime.precision=fp32."
+            )
+
+    def row(self, step: int, lr: float, batch: int, device: torch.device) -> dict[str, Any]:
+        """The log row of the interval ending at ``step``; starts the next interval."""
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elapsed = time.perf_counter() - self.tick
+        per_level = (self.sums / self.counts.clamp(min=1)).tolist()
+        record = {
+            "step": step,
+            "loss": float(self.loss) / self.steps,
+            "loss_per_level": [
+                round(v, 6) if c else None
+                for v, c in zip(per_level, self.counts.tolist(), strict=True)
+            ],
+            "lr": lr,
+            "images_per_s": self.steps * batch / (elapsed - self.paused),
+            "time": time.time(),
+        }
+        self.sums.zero_()
+        self.counts.zero_()
+        self.loss.zero_()
+        self.steps, self.tick, self.paused = 0, time.perf_counter(), 0.0
+        return record
+
+
 def _train(
     config: RunConfig,
     run: RunDir,
@@ -156,184 +306,106 @@ def _train(
     quiet: bool,
 ) -> TrainResult:
     device = distributed.resolve_device(config.runtime.device, dist)
-    check_components(config)
-    dataset = build_dataset(config, "train")  # first: a missing dataset fails in seconds
-    if dist.is_main:
-        run.prepare(config, argv=argv)
-    distributed.barrier(dist)
-    seed = config.runtime.seed
-    torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts them)
-    shape = tuple(dataset.shape)
-    if config.data.batch_size % dist.world_size:
-        raise ConfigError(
-            f"data.batch_size={config.data.batch_size} is the global batch; it must divide "
-            f"evenly across {dist.world_size} ranks"
-        )
-    per_rank_batch = config.data.batch_size // dist.world_size
-    network = build_network(config, device)
-    sigmas = build_sigmas(config, device)
-    loss_fn = build_loss(config)
-    optimizer = build_optimizer(config, network, device)
-    ema = None
-    if config.train.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(config.train.ema))
-    generator = torch.Generator(device).manual_seed(seed * 1009 + dist.rank)
-
-    start, resumed_from = 0, None
-    if not resume and run.checkpoint_steps():
-        raise ConfigError(
-            f"{run.path} already holds checkpoints {run.checkpoint_steps()}: continue it, or "
-            "start over with --force (the old run is moved aside) or a new --run-dir"
-        )
-    found = latest_valid_checkpoint(run, map_location=device) if resume else None
-    if found is not None:
-        start, state = found
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if ema is not None and state.get("ema") is not None:
-            ema.module.load_state_dict(state["ema"])
-            ema.n_averaged.copy_(state["ema_updates"])
-        _restore_rng(state["rng"][min(dist.rank, len(state["rng"]) - 1)], generator)
-        resumed_from = start
+    parts = _build(config, run, dist, device, argv)
+    resumed_from = _resume(parts, run, dist, device, resume)
+    start = resumed_from or 0
     if dist.is_main:
         truncate_metrics(run, start)  # rows a killed run logged past its last checkpoint
     if start >= config.train.steps:
         if dist.is_main and not run.grid_path(start).is_file():  # killed before drawing it
-            _grid(config, network, sigmas, shape, run, start, device)
+            _grid(config, parts, run, start, device)
         return TrainResult(start, None, None, resumed_from)
-
-    model: torch.nn.Module = network
-    if config.runtime.compile:
-        model = torch.compile(model)
-    if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    loader = DataLoader(
-        dataset,
-        batch_size=per_rank_batch,
-        sampler=StepSampler(len(dataset), per_rank_batch, seed, start, dist.rank, dist.world_size),
-        num_workers=config.data.num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=config.data.num_workers > 0,
-        # Its own generator: the DataLoader draws a base seed when iterated, which would
-        # otherwise advance the global RNG that checkpoints save.
-        generator=torch.Generator().manual_seed(seed),
-    )
     board = None
     if dist.is_main and config.train.tensorboard:
         from scorebench.tensorboard import TrainingBoard
 
         board = TrainingBoard(run.path, config.to_dict(), start)
     log = _Log(config.train.steps, start, dist.is_main and not quiet)
-    levels = len(sigmas)
-    sums = torch.zeros(levels, device=device)
-    counts = torch.zeros(levels, device=device)
-    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
-    interval_loss, interval_steps, tick = torch.zeros((), device=device), 0, time.perf_counter()
-    paused = 0.0  # seconds of checkpoints and grids in the interval: not training throughput
-    last_record: dict[str, Any] | None = None
-    step = start
-    model.train()
-    batches = iter(loader)
     try:
-        while step < config.train.steps:
-            x = next(batches).to(device, non_blocking=True)
-            out = train_step(model, network, optimizer, ema, loss_fn, x, sigmas, generator, config)
-            step += 1
-            detached = out.per_sample.detach().float()
-            sums.index_add_(0, out.levels, detached)
-            counts.index_add_(0, out.levels, torch.ones_like(detached))
-            interval_loss += out.loss.detach().float()
-            nonfinite |= ~torch.isfinite(out.loss.detach())
-            interval_steps += 1
-
-            at_log = step % config.train.log_every == 0 or step == config.train.steps
-            at_checkpoint = (
-                step % config.train.checkpoint_every == 0
-                or step == config.train.steps
-                or (config.eval.select_every and step % config.eval.select_every == 0)
-            )
-            if at_log or at_checkpoint:
-                if bool(nonfinite):  # checked before anything is written
-                    raise TrainingDiverged(
-                        f"the loss became NaN or infinite before step {step}. The last good "
-                        f"checkpoint in {run.checkpoints} is intact; lower train.lr, set "
-                        "train.grad_clip, or use runtime.precision=fp32."
-                    )
-            if at_log:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                elapsed = time.perf_counter() - tick
-                per_level = (sums / counts.clamp(min=1)).tolist()
-                last_record = {
-                    "step": step,
-                    "loss": float(interval_loss) / interval_steps,
-                    "loss_per_level": [
-                        round(v, 6) if c else None
-                        for v, c in zip(per_level, counts.tolist(), strict=True)
-                    ],
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "images_per_s": interval_steps * config.data.batch_size / (elapsed - paused),
-                    "time": time.time(),
-                }
-                if dist.is_main:
-                    append_jsonl(run.metrics, last_record)
-                    if board is not None:
-                        board.scalars(last_record)
-                sums.zero_()
-                counts.zero_()
-                interval_loss.zero_()
-                interval_steps, tick, paused = 0, time.perf_counter(), 0.0
-            pause = time.perf_counter()
-            if at_checkpoint:
-                rng = _gather_rng(_rng_state(generator), dist)
-                if dist.is_main:
-                    _save_checkpoint(
-                        run,
-                        step,
-                        network,
-                        optimizer,
-                        ema,
-                        rng,
-                        shape,
-                        config.train.keep_checkpoints,
-                        config.eval.select_every,
-                    )
-            grid_due = config.train.grid_every and step % config.train.grid_every == 0
-            if dist.is_main and (grid_due or step == config.train.steps):
-                _grid(config, network, sigmas, shape, run, step, device)
-                model.train()
-                if board is not None:
-                    board.grid(run.grid_path(step), step)
-            paused += time.perf_counter() - pause
-            log.update(step, last_record if at_log else None)
-        if dist.enabled:
-            difference = _rank_difference(network)
-            if dist.is_main:
-                append_jsonl(
-                    run.metrics,
-                    {
-                        "step": step,
-                        "event": "ddp_check",
-                        "world_size": dist.world_size,
-                        "max_rank_difference": difference,
-                    },
-                )
+        last = _steps(config, run, dist, device, parts, start, board, log)
     finally:
         log.close()
         if board is not None:
             board.close()
-    return TrainResult(
-        step,
-        last_record["loss"] if last_record else None,
-        last_record["images_per_s"] if last_record else None,
-        resumed_from,
-    )
+    loss, speed = (last["loss"], last["images_per_s"]) if last else (None, None)
+    return TrainResult(config.train.steps, loss, speed, resumed_from)
+
+
+def _steps(config, run, dist, device, parts: _Parts, start: int, board, log) -> dict | None:
+    """Train from ``start`` to ``train.steps``: log rows, checkpoints, grids; the last row."""
+    model = _wrapped(parts.network, config, dist, device)
+    model.train()
+    batches = iter(_loader(parts, config, start, dist, device))
+    interval, last = _Interval(len(parts.sigmas), device), None
+    t = config.train
+    for step in range(start + 1, t.steps + 1):
+        x = next(batches).to(device, non_blocking=True)
+        interval.add(
+            train_step(
+                model,
+                parts.network,
+                parts.optimizer,
+                parts.ema,
+                parts.loss_fn,
+                x,
+                parts.sigmas,
+                parts.generator,
+                config,
+            )
+        )
+        at_log = step % t.log_every == 0 or step == t.steps
+        selected = config.eval.select_every and step % config.eval.select_every == 0
+        at_checkpoint = step % t.checkpoint_every == 0 or step == t.steps or selected
+        if at_log or at_checkpoint:
+            interval.check_finite(step, run)
+        if at_log:
+            lr = parts.optimizer.param_groups[0]["lr"]
+            last = interval.row(step, lr, config.data.batch_size, device)
+            if dist.is_main:
+                append_jsonl(run.metrics, last)
+                if board is not None:
+                    board.scalars(last)
+        pause = time.perf_counter()
+        if at_checkpoint:
+            _checkpoint(config, run, dist, parts, step)
+        if dist.is_main and ((t.grid_every and step % t.grid_every == 0) or step == t.steps):
+            _grid(config, parts, run, step, device)
+            model.train()
+            if board is not None:
+                board.grid(run.grid_path(step), step)
+        interval.paused += time.perf_counter() - pause
+        log.update(step, last if at_log else None)
+    if dist.enabled:
+        _log_rank_difference(run, dist, parts.network, t.steps)
+    return last
+
+
+def _checkpoint(config: RunConfig, run: RunDir, dist, parts: _Parts, step: int) -> None:
+    rng = _gather_rng(_rng_state(parts.generator), dist)  # a collective: every rank joins
+    if dist.is_main:
+        _save_checkpoint(
+            run,
+            step,
+            parts.network,
+            parts.optimizer,
+            parts.ema,
+            rng,
+            parts.shape,
+            config.train.keep_checkpoints,
+            config.eval.select_every,
+        )
+
+
+def _log_rank_difference(run: RunDir, dist, network: torch.nn.Module, step: int) -> None:
+    difference = _rank_difference(network)  # a collective: every rank joins
+    if dist.is_main:
+        record = {
+            "step": step,
+            "event": "ddp_check",
+            "world_size": dist.world_size,
+            "max_rank_difference": difference,
+        }
+        append_jsonl(run.metrics, record)
 
 
 def train_step(
@@ -432,23 +504,16 @@ def _save_checkpoint(
             run.checkpoint_path(old).unlink(missing_ok=True)
 
 
-def _grid(
-    config: RunConfig,
-    network: torch.nn.Module,
-    sigmas: torch.Tensor,
-    shape: tuple[int, ...],
-    run: RunDir,
-    step: int,
-    device: torch.device,
-) -> None:
+def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> None:
     """A sample grid with the run's own sampler (fixed seed, so grids are comparable)."""
     from scorebench.sample import draw, save_grid
 
-    network.eval()
-    score = network_score(network, sigmas, config, device)
+    parts.network.eval()
+    score = network_score(parts.network, parts.sigmas, config, device)
+    shape = parts.shape
     n = config.train.grid_size if len(shape) == 3 else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
-    samples, _ = draw(score, build_sampler(config), config, sigmas, shape, n, generator)
+    samples, _ = draw(score, build_sampler(config), config, parts.sigmas, shape, n, generator)
     save_grid(samples, run.grid_path(step))
 
 
