@@ -32,6 +32,7 @@ from typing import Any
 from scorebench.checks import integer
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
+from scorebench.paths import cache_dir
 
 __all__ = [
     "Plan",
@@ -118,6 +119,32 @@ def _data_identity(ds: Any) -> str | None:
     return h.hexdigest()[:16]
 
 
+def _reference_dataset(
+    dataset: str, data_root: Any, split: str | None, params: dict, sample_shape, *, images: bool
+) -> tuple[Any, str]:
+    """The reference dataset and its split, checked against the samples' kind and shape."""
+    ds, reference_split = _load_dataset(dataset, data_root, split, params)
+    shape = tuple(getattr(ds, "shape", ()) or ())
+    if images and len(shape) != 3:
+        raise ConfigError(
+            f"dataset {dataset!r} holds points, not images; use evaluate_points (or "
+            "`scorebench eval` picks it for you)"
+        )
+    if not images and len(shape) != 1:
+        raise ConfigError(f"dataset {dataset!r} holds images, not points; use evaluate_images")
+    if images and tuple(sample_shape) != shape:
+        raise ConfigError(
+            f"samples have shape {tuple(sample_shape)} but {dataset!r} images are {shape}; "
+            "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
+        )
+    if not images and tuple(sample_shape) != shape:
+        raise ConfigError(
+            f"samples must be points (N, {shape[0]}) for {dataset!r}, "
+            f"got (N, {', '.join(map(str, sample_shape))})"
+        )
+    return ds, reference_split
+
+
 def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
     import torch
 
@@ -183,10 +210,7 @@ def plan_images(
     dataset_params: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`)."""
-    import torch
-
     from scorebench.metrics import engine
-    from scorebench.paths import cache_dir as _cache_dir
 
     metrics = engine.validate_metrics(metrics)
     integer("batch_size", batch_size, 1)
@@ -196,34 +220,19 @@ def plan_images(
     if cross_check and "fid" not in metrics:
         raise ConfigError("cross_check compares FID: include 'fid' in metrics")
     params = dict(dataset_params or {})
-    ds, reference_split = _load_dataset(dataset, data_root, split, params)
-    ds_shape = tuple(getattr(ds, "shape", ()) or ())
-    if len(ds_shape) != 3:
-        raise ConfigError(
-            f"dataset {dataset!r} holds points, not images; use evaluate_points (or "
-            "`scorebench eval` picks it for you)"
-        )
-    if tuple(sample_shape) != ds_shape:
-        raise ConfigError(
-            f"samples have shape {tuple(sample_shape)} but {dataset!r} images are {ds_shape}; "
-            "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
-        )
-
-    spec = extractor_spec(extractor, dataset)
-    cache = _cache_dir()
-    prepared = spec.prepare(
-        weights=inception_weights if getattr(spec, "accepts_inception_weights", False) else None,
-        cache_dir=cache,
-        data_root=data_root,
+    ds, reference_split = _reference_dataset(
+        dataset, data_root, split, params, sample_shape, images=True
     )
+    spec = extractor_spec(extractor, dataset)
+    weights = inception_weights if getattr(spec, "accepts_inception_weights", False) else None
+    prepared = spec.prepare(weights=weights, cache_dir=cache_dir(), data_root=data_root)
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
     if "prc" in metrics and min(n, m) < 4:
         raise ConfigError(
             f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
             f"images, got {n} and {m}"
         )
-    binary = set(metrics) - {"isc"}
-    reference_protocol = {
+    reference = {
         "version": PROTOCOL_VERSION,
         "dataset": dataset,
         "dataset_params": params,
@@ -238,72 +247,115 @@ def plan_images(
     settings = engine.metric_settings(metrics, n, m)
     if callable(getattr(ds, "log_likelihood", None)):
         settings["log_likelihood"] = _LOG_LIKELIHOOD
-    versions = _versions()
     protocol = {
         "version": PROTOCOL_VERSION,
         "kind": "images",
-        "engine": f"torch-fidelity {versions['torch-fidelity']}",
+        "engine": f"torch-fidelity {_versions()['torch-fidelity']}",
         "metrics": list(metrics),
         "settings": settings,
         "layers": {k: prepared.layers[k] for k in metrics},
         "n_samples": n,
         "sample_shape": list(sample_shape),
         "seed": seed,
-        "reference": reference_protocol if binary else None,
+        "reference": reference if set(metrics) - {"isc"} else None,
         "extractor": prepared.protocol,
         "quantization": engine.QUANTIZATION,
     }
+    m = m if protocol["reference"] else 0
+    evaluation = _ImageEvaluation(
+        protocol,
+        prepared,
+        ds,
+        indices,
+        dataset,
+        reference_split,
+        m,
+        device,
+        batch_size,
+        cross_check,
+    )
+    return Plan(protocol, evaluation)
 
-    def make_reference() -> Any:
-        return engine.ReferenceSubset(ds, indices, prepared.channels)
 
-    def compute(samples: Any) -> dict[str, Any]:
+@dataclass
+class _ImageEvaluation:
+    """Computes an image protocol's metrics for the samples it was planned for."""
+
+    protocol: dict[str, Any]
+    prepared: Any
+    ds: Any
+    indices: Any
+    dataset: str
+    split: str
+    n_reference: int
+    device: str
+    batch_size: int
+    cross_check: bool
+
+    def reference_images(self) -> Any:
+        from scorebench.metrics import engine
+
+        return engine.ReferenceSubset(self.ds, self.indices, self.prepared.channels)
+
+    def __call__(self, samples: Any) -> dict[str, Any]:
+        import torch
+
+        from scorebench.metrics import engine
+
+        p = self.protocol
         x = _check_images(samples)
-        if len(x) != n or tuple(x.shape[1:]) != tuple(sample_shape):
-            raise ConfigError(
-                f"planned {n} samples of shape {tuple(sample_shape)}, got {tuple(x.shape)}"
-            )
-        reference_dir, reference, hit = cache, None, None
-        if binary:
-            reference_dir, reference, hit = engine.ensure_reference(
-                prepared,
-                reference_protocol,
-                make_reference,
+        n, shape = p["n_samples"], tuple(p["sample_shape"])
+        if len(x) != n or tuple(x.shape[1:]) != shape:
+            raise ConfigError(f"planned {n} samples of shape {shape}, got {tuple(x.shape)}")
+        cache, reference, hit = cache_dir(), None, None
+        if p["reference"] is not None:
+            cache, reference, hit = engine.ensure_reference(
+                self.prepared,
+                p["reference"],
+                self.reference_images,
                 cache_dir=cache,
-                device=device,
-                batch_size=batch_size,
+                device=self.device,
+                batch_size=self.batch_size,
             )
         values = engine.compute_metrics(
-            prepared,
+            self.prepared,
             x,
             reference,
-            metrics=metrics,
-            settings=settings,
-            seed=seed,
-            device=device,
-            batch_size=batch_size,
+            metrics=tuple(p["metrics"]),
+            settings=p["settings"],
+            seed=p["seed"],
+            device=self.device,
+            batch_size=self.batch_size,
         )
-        if "log_likelihood" in settings:
-            values["log_likelihood"] = _log_likelihood(ds, x)
-        record = _record(protocol, values, dataset, reference_split, m if binary else 0)
-        record["extractor"] = prepared.name
-        record["reference_cache"] = {"path": str(reference_dir), "hit": hit} if binary else None
-        record["environment"] = {"device": str(torch.device(device)), "versions": versions}
-        if cross_check:
-            tm = engine.cross_check_fid(
-                prepared, x, make_reference(), device=device, batch_size=batch_size
-            )
-            tf = values["fid"]
-            record["cross_check"] = {
-                "engine": f"torchmetrics {versions['torchmetrics']} FrechetInceptionDistance",
-                "fid_torch_fidelity": tf,
-                "fid_torchmetrics": tm,
-                "abs_diff": abs(tm - tf),
-                "rel_diff": abs(tm - tf) / max(abs(tf), 1e-12),
-            }
+        if "log_likelihood" in p["settings"]:
+            values["log_likelihood"] = _log_likelihood(self.ds, x)
+        record = _record(p, values, self.dataset, self.split, self.n_reference)
+        record["extractor"] = self.prepared.name
+        binary = p["reference"] is not None
+        record["reference_cache"] = {"path": str(cache), "hit": hit} if binary else None
+        versions = _versions()
+        record["environment"] = {"device": str(torch.device(self.device)), "versions": versions}
+        if self.cross_check:
+            record["cross_check"] = self._cross_check(x, values["fid"], versions)
         return record
 
-    return Plan(protocol, compute)
+    def _cross_check(self, x: Any, tf: float, versions: dict[str, str]) -> dict[str, Any]:
+        from scorebench.metrics import engine
+
+        tm = engine.cross_check_fid(
+            self.prepared,
+            x,
+            self.reference_images(),
+            device=self.device,
+            batch_size=self.batch_size,
+        )
+        return {
+            "engine": f"torchmetrics {versions['torchmetrics']} FrechetInceptionDistance",
+            "fid_torch_fidelity": tf,
+            "fid_torchmetrics": tm,
+            "abs_diff": abs(tm - tf),
+            "rel_diff": abs(tm - tf) / max(abs(tf), 1e-12),
+        }
 
 
 def _record(
@@ -378,47 +430,13 @@ def plan_points(
     dataset_params: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The point-set protocol for ``n`` samples (see :func:`evaluate_points`)."""
-    import torch
-
-    from scorebench.metrics import points
-    from scorebench.plugins import load
-
     integer("seed", seed, 0)
     params = dict(dataset_params or {})
-    ds, reference_split = _load_dataset(dataset, data_root, split, params)
-    ds_shape = tuple(getattr(ds, "shape", ()) or ())
-    if len(ds_shape) != 1:
-        raise ConfigError(f"dataset {dataset!r} holds images, not points; use evaluate_images")
-    if tuple(sample_shape) != ds_shape:
-        raise ConfigError(
-            f"samples must be points (N, {ds_shape[0]}) for {dataset!r}, "
-            f"got (N, {', '.join(map(str, sample_shape))})"
-        )
+    ds, reference_split = _reference_dataset(
+        dataset, data_root, split, params, sample_shape, images=False
+    )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    settings: dict[str, Any] = {
-        "swd": {
-            "p": 2,
-            "projections": points.SWD_PROJECTIONS,
-            "directions": f"normal(seed={seed}) normalised",
-            "quantile_levels": "(i + 0.5) / max(n, m), linear interpolation",
-        },
-        "mmd": {
-            "kernel": "gaussian exp(-|x-y|^2 / (2 bandwidth^2))",
-            "bandwidth": points.MMD_BANDWIDTH,
-            "estimator": "unbiased (U-statistic within sets)",
-        },
-    }
-    mixture = _mixture_for(dataset, ds)
-    if mixture is not None:
-        settings["mode_weights"] = {
-            "means": [list(map(float, mu)) for mu in mixture.means],
-            "weights": [float(w) for w in mixture.weights],
-            "assignment": "nearest mean (Euclidean)",
-            "error": "max_k |fraction_k - weight_k|",
-        }
-    if callable(getattr(ds, "log_likelihood", None)):
-        settings["log_likelihood"] = _LOG_LIKELIHOOD
-    versions = _versions()
+    settings = _point_settings(seed, _mixture_for(dataset, ds), ds)
     protocol = {
         "version": PROTOCOL_VERSION,
         "kind": "points",
@@ -435,23 +453,73 @@ def plan_points(
             "reference_subset": subset_rule,
         },
     }
+    return Plan(protocol, _PointEvaluation(protocol, ds, indices, tuple(sample_shape)))
 
-    def compute(samples: Any) -> dict[str, Any]:
-        x = _as_points(samples)
-        if tuple(x.shape) != (n, *sample_shape):
-            raise ConfigError(
-                f"planned {n} points of dimension {sample_shape}, got {tuple(x.shape)}"
-            )
+
+def _point_settings(seed: int, mixture: Any, ds: Any) -> dict[str, Any]:
+    from scorebench.metrics import points
+
+    settings: dict[str, Any] = {
+        "swd": {
+            "p": 2,
+            "projections": points.SWD_PROJECTIONS,
+            "directions": f"normal(seed={seed}) normalised",
+            "quantile_levels": "(i + 0.5) / max(n, m), linear interpolation",
+        },
+        "mmd": {
+            "kernel": "gaussian exp(-|x-y|^2 / (2 bandwidth^2))",
+            "bandwidth": points.MMD_BANDWIDTH,
+            "estimator": "unbiased (U-statistic within sets)",
+        },
+    }
+    if mixture is not None:
+        settings["mode_weights"] = {
+            "means": [list(map(float, mu)) for mu in mixture.means],
+            "weights": [float(w) for w in mixture.weights],
+            "assignment": "nearest mean (Euclidean)",
+            "error": "max_k |fraction_k - weight_k|",
+        }
+    if callable(getattr(ds, "log_likelihood", None)):
+        settings["log_likelihood"] = _LOG_LIKELIHOOD
+    return settings
+
+
+@dataclass
+class _PointEvaluation:
+    """Computes a point protocol's metrics for the samples it was planned for."""
+
+    protocol: dict[str, Any]
+    ds: Any
+    indices: Any
+    sample_shape: tuple[int, ...]
+
+    def reference_points(self) -> Any:
+        import torch
+
+        ds, indices = self.ds, self.indices
         if hasattr(ds, "batch"):
-            reference = ds.batch(indices if indices is not None else range(len(ds)))
-        else:
-            idx = indices.tolist() if indices is not None else range(len(ds))
-            reference = torch.stack([ds[i] for i in idx])
+            return ds.batch(indices if indices is not None else range(len(ds)))
+        idx = indices.tolist() if indices is not None else range(len(ds))
+        return torch.stack([ds[i] for i in idx])
+
+    def __call__(self, samples: Any) -> dict[str, Any]:
+        import torch
+
+        from scorebench.metrics import points
+        from scorebench.plugins import load
+
+        p, x = self.protocol, _as_points(samples)
+        n, settings = p["n_samples"], p["settings"]
+        if tuple(x.shape) != (n, *self.sample_shape):
+            raise ConfigError(
+                f"planned {n} points of dimension {self.sample_shape}, got {tuple(x.shape)}"
+            )
+        reference = self.reference_points()
+        generator = torch.Generator().manual_seed(p["seed"])
         values: dict[str, Any] = {}
-        generator = torch.Generator().manual_seed(seed)
         values.update(load("metrics", "swd")(x, reference, generator=generator))
         values.update(load("metrics", "mmd")(x, reference, bandwidth=points.MMD_BANDWIDTH))
-        if mixture is not None:
+        if "mode_weights" in settings:
             mode = settings["mode_weights"]
             values.update(
                 load("metrics", "mode-weights")(
@@ -459,12 +527,11 @@ def plan_points(
                 )
             )
         if "log_likelihood" in settings:
-            values["log_likelihood"] = _log_likelihood(ds, x)
-        record = _record(protocol, values, dataset, reference_split, m)
-        record["environment"] = {"device": "cpu", "versions": versions}
+            values["log_likelihood"] = _log_likelihood(self.ds, x)
+        ref = p["reference"]
+        record = _record(p, values, ref["dataset"], ref["split"], ref["n_reference"])
+        record["environment"] = {"device": "cpu", "versions": _versions()}
         return record
-
-    return Plan(protocol, compute)
 
 
 def _as_points(samples: Any) -> Any:
