@@ -521,31 +521,37 @@ def compare(
         raise typer.Exit(1)
 
 
+SPEC = typer.Option(
+    None,
+    "--spec",
+    help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it.",
+    show_default="none",
+)
+PRESET = typer.Option(
+    None,
+    "--preset",
+    help="A named bench (`scorebench list benches`), e.g. oracle-toy.",
+    show_default="none",
+)
+SAMPLER_GRID = typer.Option(
+    [],
+    "--sampler",
+    help="NAME[:KEY=V1,V2,...]...: a sampler and a parameter grid, e.g. "
+    "annealed_langevin:steps_per_level=5,10,20 (repeatable).",
+    show_default="each run's own",
+)
+SEEDS = typer.Option(
+    None, "--seeds", help="A count (3: seeds 0,1,2) or a list (0,7,11).", show_default="1"
+)
+
+
 @app.command(rich_help_panel=PANEL_RUN)
 def bench(
     sources: list[str] = typer.Argument(None, help="Trained run directories (score sources)."),
-    spec_file: str | None = typer.Option(
-        None,
-        "--spec",
-        help="YAML/TOML bench spec (see `scorebench.bench`); flags add to it.",
-        show_default="none",
-    ),
-    preset: str | None = typer.Option(
-        None,
-        "--preset",
-        help="A named bench (`scorebench list benches`), e.g. oracle-toy.",
-        show_default="none",
-    ),
-    samplers: list[str] = typer.Option(
-        [],
-        "--sampler",
-        help="NAME[:KEY=V1,V2,...]...: a sampler and a parameter grid, e.g. "
-        "annealed_langevin:steps_per_level=5,10,20 (repeatable).",
-        show_default="each run's own",
-    ),
-    seeds: str | None = typer.Option(
-        None, "--seeds", help="A count (3: seeds 0,1,2) or a list (0,7,11).", show_default="1"
-    ),
+    spec_file: str | None = SPEC,
+    preset: str | None = PRESET,
+    samplers: list[str] = SAMPLER_GRID,
+    seeds: str | None = SEEDS,
     n: int | None = typer.Option(
         None, "--n", "-n", help="Samples per cell.", show_default="each run's sample.n"
     ),

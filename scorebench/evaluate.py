@@ -232,11 +232,25 @@ def plan_images(
             f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
             f"images, got {n} and {m}"
         )
-    reference = {
+    reference = _image_reference(dataset, params, reference_split, ds, m, subset_rule, prepared)
+    protocol = _image_protocol(n, sample_shape, seed, metrics, prepared, ds, reference)
+    m = m if protocol["reference"] else 0
+    evaluation = _ImageEvaluation(
+        protocol, prepared, ds, indices, dataset, reference_split, m, device, batch_size
+    )
+    evaluation.cross_check = cross_check
+    return Plan(protocol, evaluation)
+
+
+def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> dict[str, Any]:
+    """What the reference features depend on (their cache is keyed by it)."""
+    from scorebench.metrics import engine
+
+    return {
         "version": PROTOCOL_VERSION,
         "dataset": dataset,
         "dataset_params": params,
-        "split": reference_split,
+        "split": split,
         "data_identity": _data_identity(ds),
         "n_reference": m,
         "reference_subset": subset_rule,
@@ -244,10 +258,15 @@ def plan_images(
         "extractor": prepared.protocol,
         "layers": engine.reference_layers(prepared),
     }
-    settings = engine.metric_settings(metrics, n, m)
+
+
+def _image_protocol(n, sample_shape, seed, metrics, prepared, ds, reference) -> dict[str, Any]:
+    from scorebench.metrics import engine
+
+    settings = engine.metric_settings(metrics, n, reference["n_reference"])
     if callable(getattr(ds, "log_likelihood", None)):
         settings["log_likelihood"] = _LOG_LIKELIHOOD
-    protocol = {
+    return {
         "version": PROTOCOL_VERSION,
         "kind": "images",
         "engine": f"torch-fidelity {_versions()['torch-fidelity']}",
@@ -261,20 +280,6 @@ def plan_images(
         "extractor": prepared.protocol,
         "quantization": engine.QUANTIZATION,
     }
-    m = m if protocol["reference"] else 0
-    evaluation = _ImageEvaluation(
-        protocol,
-        prepared,
-        ds,
-        indices,
-        dataset,
-        reference_split,
-        m,
-        device,
-        batch_size,
-        cross_check,
-    )
-    return Plan(protocol, evaluation)
 
 
 @dataclass
@@ -290,7 +295,7 @@ class _ImageEvaluation:
     n_reference: int
     device: str
     batch_size: int
-    cross_check: bool
+    cross_check: bool = False  # also FID with torchmetrics
 
     def reference_images(self) -> Any:
         from scorebench.metrics import engine

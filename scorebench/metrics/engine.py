@@ -259,11 +259,6 @@ def compute_metrics(
 ) -> dict[str, float]:
     """IS/FID/KID/PRC of ``samples`` (uint8) against the reference arrays of
     :func:`ensure_reference`, by torch-fidelity's metric functions."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-    from torch_fidelity.metric_isc import isc_features_to_metric
-    from torch_fidelity.metric_kid import kid_features_to_metric
-    from torch_fidelity.metric_prc import prc_features_to_metric
-
     layer = prepared.layers
     features = extract_features(
         prepared,
@@ -272,44 +267,56 @@ def compute_metrics(
         device=device,
         batch_size=batch_size,
     )
-
-    def ref(metric: str) -> torch.Tensor:
-        return torch.from_numpy(reference[f"features-{layer[metric]}"])
-
     raw: dict[str, Any] = {}
-    if "isc" in metrics:
-        isc = settings["isc"]
-        raw.update(
-            isc_features_to_metric(features[layer["isc"]], isc["splits"], isc["shuffle"], seed)
-        )
-    if "fid" in metrics:
-        ref_stats = {"mu": reference["fid-mu"], "sigma": reference["fid-sigma"]}
-        stats = fid_features_to_statistics(features[layer["fid"]])
-        raw.update(fid_statistics_to_metric(stats, ref_stats, verbose=False))
-    if "kid" in metrics:
-        kid = settings["kid"]
-        raw.update(
-            kid_features_to_metric(
-                features[layer["kid"]],
-                ref("kid"),
-                kid_subsets=kid["subsets"],
-                kid_subset_size=kid["subset_size"],
-                rng_seed=seed,
-                verbose=False,
-            )
-        )
-    if "prc" in metrics:
-        neighborhood = settings["prc"]["neighborhood"]
-        raw.update(
-            prc_features_to_metric(
-                features[layer["prc"]],
-                ref("prc"),
-                prc_neighborhood=neighborhood,
-                save_cpu_ram=True,
-                verbose=False,
-            )
-        )
+    for metric in metrics:
+        compute = _METRIC_FUNCTIONS[metric]
+        raw.update(compute(features[layer[metric]], reference, layer[metric], settings, seed))
     return {RESULT_KEYS[k]: float(v) for k, v in raw.items() if k in RESULT_KEYS}
+
+
+# One per metric: (sample features, reference arrays, layer, settings, seed) -> raw results,
+# with the arguments torch-fidelity's calculate_metrics passes.
+def _isc(features, reference, layer, settings, seed) -> dict[str, Any]:
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    isc = settings["isc"]
+    return isc_features_to_metric(features, isc["splits"], isc["shuffle"], seed)
+
+
+def _fid(features, reference, layer, settings, seed) -> dict[str, Any]:
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    ref_stats = {"mu": reference["fid-mu"], "sigma": reference["fid-sigma"]}
+    stats = fid_features_to_statistics(features)
+    return fid_statistics_to_metric(stats, ref_stats, verbose=False)
+
+
+def _kid(features, reference, layer, settings, seed) -> dict[str, Any]:
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    return kid_features_to_metric(
+        features,
+        torch.from_numpy(reference[f"features-{layer}"]),
+        kid_subsets=settings["kid"]["subsets"],
+        kid_subset_size=settings["kid"]["subset_size"],
+        rng_seed=seed,
+        verbose=False,
+    )
+
+
+def _prc(features, reference, layer, settings, seed) -> dict[str, Any]:
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    return prc_features_to_metric(
+        features,
+        torch.from_numpy(reference[f"features-{layer}"]),
+        prc_neighborhood=settings["prc"]["neighborhood"],
+        save_cpu_ram=True,
+        verbose=False,
+    )
+
+
+_METRIC_FUNCTIONS = {"isc": _isc, "fid": _fid, "kid": _kid, "prc": _prc}
 
 
 def cross_check_fid(
