@@ -13,20 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scorebench.api import CONTRACTS
 from scorebench.errors import ScorebenchError, UnknownComponentError
 
-#: Every component kind, with the hook that contributes it and what the factory returns.
-KINDS: dict[str, str] = {
-    "networks": "score networks: factory(**params) -> torch.nn.Module",
-    "schedules": "noise schedules: factory(**params) -> object with .sigmas() (descending)",
-    "losses": "training losses: factory(**params) -> callable(model, x, sigmas, generator)",
-    "samplers": "samplers: callable(score, x, sigmas, generator, callback, **params) -> samples",
-    "score_functions": "analytic score functions: factory(**params) -> callable(x, sigma)",
-    "datasets": "datasets: factory(root, split, **params) -> torch Dataset",
-    "metrics": "feature extractors and metrics: factory(**params) -> metric object",
-    "recipes": "recipes: factory() -> scorebench.recipes.Recipe",
-    "benches": "bench presets: factory() -> dict, a spec for `scorebench bench --preset`",
-}
+#: Every component kind (each has the hook ``register_<kind>``) and what its factories make;
+#: the contracts themselves are in :mod:`scorebench.api`.
+KINDS: dict[str, str] = {kind: summary for kind, (_, summary) in CONTRACTS.items()}
 
 
 @dataclass(frozen=True)

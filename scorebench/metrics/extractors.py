@@ -10,7 +10,7 @@ that identify it. torch-fidelity's ``calculate_metrics`` then computes every met
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +37,6 @@ class PreparedExtractor:
     layers: dict[str, str]  # metric ("isc", "fid", "kid", "prc") -> feature layer
     channels: int  # image channels the extractor takes (inputs are converted to this)
     protocol: dict[str, Any]  # JSON fields that identify the extractor (in every fingerprint)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def torchmetrics_fid(self, device: Any) -> Any:
         """A ``torchmetrics.image.fid.FrechetInceptionDistance`` measuring the same FID

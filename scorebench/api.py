@@ -1,0 +1,176 @@
+"""Every contract a plugin implements, in one place.
+
+A plugin's ``register_*`` hooks (:mod:`scorebench.hookspecs`) return
+:class:`scorebench.registry.Component` objects; each component's factory makes one of the
+objects typed below. :data:`CONTRACTS` maps each component kind to its contract, and
+``scorebench.registry.KINDS`` is derived from it. This module imports no torch: the types
+are for readers and type checkers (``typing.Protocol``, structural: nothing to inherit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+
+    from scorebench.metrics.extractors import PreparedExtractor
+    from scorebench.recipes import Recipe
+    from scorebench.score import LossOutput
+
+
+class ScoreFn(Protocol):
+    """A score: ``score(x, sigma)`` estimates grad log p_sigma(x), with one sigma per sample
+    (``sigma`` of shape ``[batch]``). Every call is one function evaluation (NFE)."""
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
+
+
+class Network(Protocol):
+    """A score network (a ``torch.nn.Module``). ``forward(x, cond)`` returns a tensor of
+    x's shape; ``conditioning`` says what ``cond`` is: ``"level"`` (the integer index of a
+    trained noise level, as in NCSN) or ``"sigma"`` (the noise level itself, the default
+    when the attribute is absent)."""
+
+    conditioning: Literal["level", "sigma"]
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Schedule(Protocol):
+    """A noise schedule: ``sigmas()`` is a 1-D float tensor of noise levels, largest first."""
+
+    def sigmas(self) -> torch.Tensor: ...
+
+
+class Loss(Protocol):
+    """A training loss: ``loss(model, x, sigmas, generator)`` draws noise levels and noise
+    with ``generator`` and returns :class:`scorebench.score.LossOutput` (the scalar to
+    minimise, per-sample values and their level indices, for the per-level log)."""
+
+    def __call__(
+        self,
+        model: torch.nn.Module,
+        x: torch.Tensor,
+        sigmas: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> LossOutput: ...
+
+
+class Sampler(Protocol):
+    """A sampler, registered as itself (no factory call).
+
+    ``x`` is the initial state (the driver draws it, so a sampler stays pure); ``sigmas``
+    are the model's levels, largest first; ``callback(info)`` reports progress. Same
+    generator state in, same samples out. Every keyword parameter, with its default, is
+    part of an evaluation's spec: give JSON-representable defaults, and any of them can be
+    swept by ``scorebench bench --sampler NAME:PARAM=V1,V2``. A sampler that starts from
+    its own prior sets the attribute ``init = "standard_normal"``."""
+
+    def __call__(
+        self,
+        score: ScoreFn,
+        x: torch.Tensor,
+        sigmas: torch.Tensor,
+        *,
+        generator: torch.Generator | None,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+        **params: Any,
+    ) -> torch.Tensor: ...
+
+
+class ScoreFunction(ScoreFn, Protocol):
+    """An analytic score (an oracle: exact at every sigma, nothing trained). It may also
+    offer ``sample(n, generator)``: i.i.d. draws, the reference of oracle benchmarks."""
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A dataset, made by ``factory(root, split, **params)``.
+
+    Items are float tensors: images in [0, 1] of shape (C, H, W), or points of shape (D,);
+    no labels. Optional attributes the core reads: ``targets`` (labels), ``mixture`` (a
+    toy's true Gaussian mixture: ``means``, ``weights``, ``std``), ``log_likelihood(x)``
+    (the exact density, for the log-likelihood metric), ``batch(indices)`` (many items at
+    once, for point sets) and ``files`` (the files behind a file-backed dataset: their
+    names and sizes are part of the reference protocol)."""
+
+    name: str
+    split: str
+    shape: tuple[int, ...]  # one item's
+    reference_split: str  # the split that metrics compare samples against
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    """A feature network for IS/FID/KID/precision-recall, made by ``factory(**params)``
+    (component ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what
+    identifies it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
+    ``accepts_inception_weights = True`` to receive ``--inception-weights``."""
+
+    name: str
+    accepts_inception_weights: bool
+
+    def prepare(
+        self, *, weights: str | Path | None, cache_dir: Path, data_root: str | Path | None
+    ) -> PreparedExtractor: ...
+
+
+class PointMetric(Protocol):
+    """A metric of point sets (component ``meta["type"] == "point-metric"``), registered as
+    itself: ``metric(samples, reference, **params)`` returns named values."""
+
+    def __call__(
+        self, samples: torch.Tensor, reference: torch.Tensor, **params: Any
+    ) -> dict[str, float]: ...
+
+
+class RecipeFactory(Protocol):
+    """``factory()`` -> :class:`scorebench.recipes.Recipe`."""
+
+    def __call__(self) -> Recipe: ...
+
+
+class BenchFactory(Protocol):
+    """``factory()`` -> a bench spec (the YAML/TOML format of :mod:`scorebench.bench`)."""
+
+    def __call__(self) -> dict[str, Any]: ...
+
+
+#: Component kind -> (its contracts, what a factory makes, in one line).
+CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
+    "networks": ((Network,), "score networks: factory(**params) -> torch.nn.Module"),
+    "schedules": ((Schedule,), "noise schedules: factory(**params) -> object with .sigmas()"),
+    "losses": ((Loss,), "training losses: factory(**params) -> loss(model, x, sigmas, generator)"),
+    "samplers": ((Sampler,), "samplers: sampler(score, x, sigmas, *, generator, **params)"),
+    "score_functions": ((ScoreFunction,), "analytic scores: factory(**params) -> score(x, sigma)"),
+    "datasets": ((Dataset,), "datasets: factory(root, split, **params) -> Dataset"),
+    "metrics": (
+        (FeatureExtractor, PointMetric),
+        "feature extractors: factory(**params); point metrics: metric(samples, reference)",
+    ),
+    "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.recipes.Recipe"),
+    "benches": ((BenchFactory,), "bench presets: factory() -> a spec for `bench --preset`"),
+}
+
+__all__: Sequence[str] = [
+    "CONTRACTS",
+    "BenchFactory",
+    "Dataset",
+    "FeatureExtractor",
+    "Loss",
+    "Network",
+    "PointMetric",
+    "RecipeFactory",
+    "Sampler",
+    "Schedule",
+    "ScoreFn",
+    "ScoreFunction",
+]

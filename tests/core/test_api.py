@@ -1,0 +1,78 @@
+"""The plugin contracts: one module (scorebench.api) that the hooks, the registry kinds and
+the docs all point at, and that the built-in components satisfy."""
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from scorebench import api, hookspecs
+from scorebench.plugins import load, registry
+from scorebench.registry import KINDS
+
+REPO = Path(__file__).resolve().parents[2]
+DOCUMENTS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "scorebench" / "hookspecs.py",
+    REPO / "scorebench" / "api.py",
+]
+DOTTED = re.compile(r"\bscorebench(?:\.[A-Za-z_]\w*)+")
+FILE_SUFFIXES = {"json", "yaml", "toml", "py", "md", "png", "html", "pt"}  # file names
+
+
+def _resolve(name: str):
+    """The object a dotted name means: the longest importable module, then attributes."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(name)
+
+
+def _names():
+    for path in DOCUMENTS:
+        text = path.read_text()
+        for match in DOTTED.finditer(text):
+            name = match.group(0)
+            if name.rsplit(".", 1)[1] not in FILE_SUFFIXES:
+                yield path.name, name
+
+
+NAMES = sorted(set(_names()))
+
+
+def test_the_documents_name_something():
+    assert len(NAMES) > 10 and ("hookspecs.py", "scorebench.api.Sampler") in NAMES
+
+
+@pytest.mark.parametrize("where,name", NAMES, ids=[f"{w}:{n}" for w, n in NAMES])
+def test_every_dotted_name_in_the_docs_resolves(where, name):
+    try:
+        _resolve(name)
+    except (ImportError, AttributeError) as exc:
+        pytest.fail(f"{where} names {name}, which does not exist: {exc}")
+
+
+def test_kinds_hooks_and_contracts_are_one_list():
+    hooks = {n.removeprefix("register_") for n in dir(hookspecs) if n.startswith("register_")}
+    assert set(KINDS) == set(api.CONTRACTS) == hooks - {"commands"}
+
+
+def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
+    for component in registry("schedules"):
+        assert isinstance(component.load()(), api.Schedule), component.name
+    for name in ("digits", "toy-gmm", "rings", "moons"):
+        assert isinstance(load("datasets", name)(None, "train"), api.Dataset), name
+    for component in registry("metrics"):
+        made = component.load()
+        if component.meta.get("type") == "feature-extractor":
+            assert isinstance(made(), api.FeatureExtractor), component.name
+        else:
+            assert callable(made), component.name
