@@ -113,7 +113,12 @@ class FeatureExtractor(Protocol):
     """A feature network for IS/FID/KID/precision-recall, made by ``factory(**params)``
     (component ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what
     identifies it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
-    ``accepts_inception_weights = True`` to receive ``--inception-weights``."""
+    ``accepts_inception_weights = True`` to receive ``--inception-weights``.
+
+    Every metric component declares the values it produces in ``meta["values"]``:
+    ``{key: (label, "lower" or "higher")}`` (which is better), and ``meta["order"]`` places
+    them among the table columns; tables, plots and the regression gate of
+    ``scorebench compare`` take labels and directions from there."""
 
     name: str
     accepts_inception_weights: bool
@@ -125,7 +130,8 @@ class FeatureExtractor(Protocol):
 
 class PointMetric(Protocol):
     """A metric of point sets (component ``meta["type"] == "point-metric"``), registered as
-    itself: ``metric(samples, reference, **params)`` returns named values."""
+    itself: ``metric(samples, reference, **params)`` returns named values, declared in the
+    component's ``meta["values"]`` (see :class:`FeatureExtractor`)."""
 
     def __call__(
         self, samples: torch.Tensor, reference: torch.Tensor, **params: Any

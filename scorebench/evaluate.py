@@ -306,6 +306,7 @@ class _ImageEvaluation:
         import torch
 
         from scorebench.metrics import engine
+        from scorebench.plugins import load
 
         p = self.protocol
         x = _check_images(samples)
@@ -333,7 +334,7 @@ class _ImageEvaluation:
             batch_size=self.batch_size,
         )
         if "log_likelihood" in p["settings"]:
-            values["log_likelihood"] = _log_likelihood(self.ds, x)
+            values.update(load("metrics", "log-likelihood")(x, self.ds))
         record = _record(p, values, self.dataset, self.split, self.n_reference)
         record["extractor"] = self.prepared.name
         binary = p["reference"] is not None
@@ -405,13 +406,6 @@ _LOG_LIKELIHOOD = {
     "of": "the samples as stored (images: uint8 / 255)",
     "reduction": "mean over samples",
 }
-
-
-def _log_likelihood(ds: Any, samples: Any) -> float:
-    import torch
-
-    x = samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
-    return float(ds.log_likelihood(x).mean())
 
 
 def _mixture_for(dataset: str, ds: Any) -> Any:
@@ -532,7 +526,7 @@ class _PointEvaluation:
                 )
             )
         if "log_likelihood" in settings:
-            values["log_likelihood"] = _log_likelihood(self.ds, x)
+            values.update(load("metrics", "log-likelihood")(x, self.ds))
         ref = p["reference"]
         record = _record(p, values, ref["dataset"], ref["split"], ref["n_reference"])
         record["environment"] = {"device": "cpu", "versions": _versions()}

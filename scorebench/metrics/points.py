@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -105,3 +106,10 @@ def mode_weight_error(
         "mode_weights": [float(v) for v in found],
         "mode_weight_error": float((found - w).abs().max()),
     }
+
+
+def mean_log_likelihood(samples: torch.Tensor, dataset: Any) -> dict[str, float]:
+    """The mean of ``dataset.log_likelihood`` over the samples (uint8 images scaled to
+    [0, 1], as the data are)."""
+    x = samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
+    return {"log_likelihood": float(dataset.log_likelihood(x).mean())}

@@ -17,7 +17,7 @@ from typing import Any
 
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
-from scorebench.report.leaderboard import LOWER_IS_BETTER, ORIGIN_RUN, build
+from scorebench.report.leaderboard import ORIGIN_RUN, build, lower_is_better
 
 #: Unless --threshold says otherwise, these metrics are gated, each allowed to worsen by 10% (relative);
 #: the others are shown but not gated (near-zero metrics such as KID make relative noisy).
@@ -154,6 +154,6 @@ def compare(
                 changes.append(Change(label, metric, old, value, None, False))
                 continue
             allowed = abs(old) * -limit if limit < 0 else limit
-            worse = (value - old) if metric in LOWER_IS_BETTER else (old - value)
+            worse = (value - old) if lower_is_better(metric) else (old - value)
             changes.append(Change(label, metric, old, value, allowed, worse > allowed))
     return changes

@@ -11,31 +11,29 @@ from typing import Any
 
 from scorebench.metrics.protocol import protocol_fingerprint
 
-#: Metrics where lower is better; every other metric is higher-is-better.
-LOWER_IS_BETTER = {"fid", "kid_mean", "swd", "mmd2", "mode_weight_error"}
-#: Columns shown, in order, when present; the first present one ranks the group.
-COLUMNS = [
-    "fid",
-    "isc_mean",
-    "kid_mean",
-    "precision",
-    "recall",
-    "mode_weight_error",
-    "swd",
-    "mmd2",
-    "log_likelihood",
-]
-LABELS = {
-    "fid": "FID",
-    "isc_mean": "IS",
-    "kid_mean": "KID",
-    "precision": "precision",
-    "recall": "recall",
-    "mode_weight_error": "mode weight err",
-    "swd": "SWD",
-    "mmd2": "MMD^2",
-    "log_likelihood": "log-lik",
-}
+
+def metric_values() -> dict[str, tuple[str, bool]]:
+    """Every value the registered metrics declare (``meta["values"]``): key -> (label, lower
+    is better), ordered by the components' ``meta["order"]`` (default 100), which is also the
+    tables' column order: the first column a group has ranks it."""
+    from scorebench.plugins import registry
+
+    out: dict[str, tuple[str, bool]] = {}
+    for component in sorted(registry("metrics"), key=lambda c: c.meta.get("order", 100)):
+        for key, (label, better) in (component.meta.get("values") or {}).items():
+            out.setdefault(key, (label, better == "lower"))
+    return out
+
+
+def label(metric: str) -> str:
+    return metric_values().get(metric, (metric, False))[0]
+
+
+def lower_is_better(metric: str) -> bool:
+    """From the metric's declaration; a value nothing declares counts as higher-is-better."""
+    return metric_values().get(metric, (metric, False))[1]
+
+
 ORIGIN_RUN = "run"
 
 
@@ -180,10 +178,10 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
         for key, label, dataset, known, row in _baseline_rows(table):
             group(key, label, dataset, known)["rows"].append(row)
     for g in groups.values():
-        g["columns"] = [c for c in COLUMNS if any(c in r["metrics"] for r in g["rows"])]
+        g["columns"] = [c for c in metric_values() if any(c in r["metrics"] for r in g["rows"])]
         if g["columns"]:
             key = g["columns"][0]
-            sign = 1 if key in LOWER_IS_BETTER else -1
+            sign = 1 if lower_is_better(key) else -1
             g["rows"].sort(
                 key=lambda r: (r["metrics"].get(key) is None, sign * (r["metrics"].get(key) or 0))
             )
@@ -277,7 +275,7 @@ def describe(protocol: dict[str, Any], n_samples: Any) -> str:
 
 def direction(metric: str) -> str:
     """↓ for a metric where lower is better, ↑ otherwise."""
-    return "↓" if metric in LOWER_IS_BETTER else "↑"
+    return "↓" if lower_is_better(metric) else "↑"
 
 
 def fmt(value: Any) -> str:
@@ -309,7 +307,7 @@ def table(
     """One group as text: the headers, and per row its cells and whether it is a run's
     (``interval_sep`` goes between a mean and its ± interval)."""
     heads = ["#", "model", "sampler", "NFE"]
-    heads += [f"{LABELS[c]} {direction(c)}" for c in group["columns"]]
+    heads += [f"{label(c)} {direction(c)}" for c in group["columns"]]
     heads += ["seeds", "samples/s", "wall s"]  # n is in the protocol: the same for all
     rows = []
     for i, r in enumerate(group["rows"], 1):
@@ -333,7 +331,7 @@ def markdown(board: dict[str, Any]) -> str:
     """GitHub-flavoured Markdown: one table per protocol group."""
     lines = ["# scorebench leaderboard", ""]
     for g in board["groups"]:
-        ranked = f", ranked by {LABELS[g['ranked_by']]}" if g.get("ranked_by") else ""
+        ranked = f", ranked by {label(g['ranked_by'])}" if g.get("ranked_by") else ""
         lines += [
             f"## {_md_escape(g['dataset'])}: {_md_escape(g['protocol'])}",
             "",

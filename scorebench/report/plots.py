@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from scorebench.report.leaderboard import LABELS, LOWER_IS_BETTER, ORIGIN_RUN
+from scorebench.report.leaderboard import ORIGIN_RUN, label, lower_is_better
 
 
 def _figure(width: float = 5.5, height: float = 3.5):
@@ -60,7 +60,7 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
         lines.setdefault(
             r["sampler"] if one_model else f"{r['model']} / {r['sampler']}", []
         ).append(r)
-    for label, same in sorted(lines.items()):
+    for line, same in sorted(lines.items()):
         same.sort(key=lambda r: r["nfe"])
         ax.errorbar(
             [r["nfe"] for r in same],
@@ -68,10 +68,10 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
             yerr=[r["intervals"].get(metric) or 0 for r in same],
             marker="o",
             capsize=3,
-            label=label,
+            label=line,
         )
     points = [(float(r["nfe"]), float(r["metrics"][metric])) for r in rows]
-    front = sorted(points[i] for i in pareto(points, metric in LOWER_IS_BETTER))
+    front = sorted(points[i] for i in pareto(points, lower_is_better(metric)))
     ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
     ax.scatter(*zip(*front, strict=True), s=160, facecolors="none", edgecolors="gray")
     ax.set_xscale("log")
@@ -79,8 +79,8 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("NFE per sample (log)")
-    arrow = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
-    ax.set_ylabel(f"{LABELS.get(metric, metric)} ({arrow})")
+    arrow = "lower is better" if lower_is_better(metric) else "higher is better"
+    ax.set_ylabel(f"{label(metric)} ({arrow})")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if one_model:
         ax.set_title(rows[0]["model"], fontsize=9)
@@ -111,9 +111,9 @@ def level_curves(steps: list[int], per_level: list[list[float | None]]) -> bytes
             if i < len(row) and row[i] is not None and row[i] > 0
         ]
         if points:
-            label = f"level {i}" + (" (largest σ)" if i == 0 else "")
-            label += " (smallest σ)" if i == levels - 1 else ""
-            ax.plot(*zip(*points, strict=True), color=colours(i / max(levels - 1, 1)), label=label)
+            name = f"level {i}" + (" (largest σ)" if i == 0 else "")
+            name += " (smallest σ)" if i == levels - 1 else ""
+            ax.plot(*zip(*points, strict=True), color=colours(i / max(levels - 1, 1)), label=name)
     ax.set_xlabel("training step")
     ax.set_ylabel("σ²-weighted loss per level")
     ax.set_yscale("log")

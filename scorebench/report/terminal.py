@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scorebench.report.leaderboard import LABELS, describe, direction, fmt
+from scorebench.report.leaderboard import describe, direction, fmt, label
 
 
 def sampler_text(sampler: dict[str, Any]) -> str:
@@ -37,7 +37,7 @@ def eval_table(record: dict[str, Any]):
     table.add_column("value", justify="right")
     for key, value in record["metrics"].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            table.add_row(f"{LABELS.get(key, key)} {direction(key)}", fmt(value))
+            table.add_row(f"{label(key)} {direction(key)}", fmt(value))
     check = record.get("cross_check")
     if isinstance(check, dict) and "rel_diff" in check:
         table.add_row("FID cross-check rel. diff", fmt(check["rel_diff"]))

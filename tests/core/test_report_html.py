@@ -121,3 +121,38 @@ def test_headless_chromium_renders_it_at_phone_and_desktop_width(page, tmp_path)
         check=True,
     ).stdout
     assert '<div id="zoom" hidden=""' in dom and "toy-gmm: points" in dom
+
+
+class _Sharpness:
+    """A third party's point metric that declares its value, label and direction."""
+
+    @staticmethod
+    def register_metrics():
+        from scorebench.registry import Component
+
+        values = {"sharpness": ("sharpness", "lower")}
+        factory = "scorebench.metrics.points:mmd_rbf"  # any callable: only the meta matters
+        return [Component("sharpness", factory, meta={"type": "point-metric", "values": values})]
+
+
+def test_a_plugin_metric_declares_its_label_and_direction():
+    from scorebench import hookimpl
+    from scorebench.plugins import get_plugin_manager
+    from scorebench.report.compare import compare
+
+    plugin = _Sharpness()
+    hookimpl(plugin.register_metrics)
+    get_plugin_manager().register(plugin, name="sharpness-plugin")
+    assert (
+        leaderboard.lower_is_better("sharpness") and leaderboard.label("sharpness") == "sharpness"
+    )
+
+    def board(value):
+        row = {"origin": "run", "model": "m", "sampler": "s", "metrics": {"sharpness": value}}
+        row.update(intervals={}, seeds=[0], match={"m": 1})
+        return {"groups": [{"fingerprint": "f", "rows": [row]}]}
+
+    (change,) = compare(board(1.0), board(2.0), {"sharpness": 0.5})
+    assert change.regressed  # higher is worse, as the plugin declared
+    heads, _ = leaderboard.table({"columns": ["sharpness"], "rows": []})
+    assert "sharpness ↓" in heads

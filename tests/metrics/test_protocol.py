@@ -62,6 +62,7 @@ def test_plugin_registers_lazily_without_torch():
     assert out.stdout.strip().split(",") == [
         "digits-cnn",
         "inception-v3",
+        "log-likelihood",
         "mmd",
         "mode-weights",
         "swd",
