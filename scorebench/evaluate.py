@@ -236,9 +236,17 @@ def plan_images(
     protocol = _image_protocol(n, sample_shape, seed, metrics, prepared, ds, reference)
     m = m if protocol["reference"] else 0
     evaluation = _ImageEvaluation(
-        protocol, prepared, ds, indices, dataset, reference_split, m, device, batch_size
+        protocol,
+        prepared,
+        ds,
+        indices,
+        dataset,
+        reference_split,
+        m,
+        device,
+        batch_size,
+        cross_check,
     )
-    evaluation.cross_check = cross_check
     return Plan(protocol, evaluation)
 
 
@@ -295,7 +303,7 @@ class _ImageEvaluation:
     n_reference: int
     device: str
     batch_size: int
-    cross_check: bool = False  # also FID with torchmetrics
+    cross_check: bool  # also FID with torchmetrics
 
     def reference_images(self) -> Any:
         from scorebench.metrics import engine

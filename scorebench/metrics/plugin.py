@@ -12,8 +12,8 @@ Factories are ``"module:attr"`` strings so that listing components never imports
 
 ``meta["values"]`` describes the values a component produces, for every table and plot:
 ``{key: (label, "lower" or "higher" is better)}``; ``meta["order"]`` places them among the
-columns (lower first; the first column a table has ranks it). A third party's metric
-declares its own.
+columns (lower first; the first column a table has ranks it); ``meta["scale"]`` says what
+scale the values are on, for the report. A third party's metric declares its own.
 """
 
 from __future__ import annotations
@@ -44,7 +44,14 @@ def register_metrics() -> list[Component]:
             "digits-cnn",
             "scorebench.metrics.digits_cnn:DigitsCNNSpec",
             "small CNN trained by scorebench on sklearn digits: IS, FID, KID, PRC for digits",
-            meta={"type": "feature-extractor", "values": FEATURE_VALUES, "order": 0},
+            meta={
+                "type": "feature-extractor",
+                "values": FEATURE_VALUES,
+                "order": 0,
+                "scale": "FID, IS, KID and precision/recall use digits-cnn features: their scale "
+                "is that network's (KID can be large or negative), not Inception's. Compare only "
+                "inside this table.",
+            },
         ),
         Component(
             "mode-weights",
@@ -54,19 +61,30 @@ def register_metrics() -> list[Component]:
                 "type": "point-metric",
                 "values": {"mode_weight_error": ("mode weight err", "lower")},
                 "order": 10,
+                "scale": "Mode weight error is a fraction of the samples.",
             },
         ),
         Component(
             "swd",
             "scorebench.metrics.points:sliced_wasserstein",
             "sliced 2-Wasserstein distance between point sets",
-            meta={"type": "point-metric", "values": {"swd": ("SWD", "lower")}, "order": 11},
+            meta={
+                "type": "point-metric",
+                "values": {"swd": ("SWD", "lower")},
+                "order": 11,
+                "scale": "SWD is in the data's own units.",
+            },
         ),
         Component(
             "mmd",
             "scorebench.metrics.points:mmd_rbf",
             "squared MMD with a Gaussian kernel (unbiased estimate)",
-            meta={"type": "point-metric", "values": {"mmd2": ("MMD^2", "lower")}, "order": 12},
+            meta={
+                "type": "point-metric",
+                "values": {"mmd2": ("MMD^2", "lower")},
+                "order": 12,
+                "scale": "MMD^2 is unbiased and may be slightly negative.",
+            },
         ),
         Component(
             "log-likelihood",

@@ -241,21 +241,21 @@ def differences(groups: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def scale_note(group: dict[str, Any]) -> str | None:
-    """What scale a group's numbers are on, when it is not the usual one."""
-    spec = group.get("spec") or {}
-    if spec.get("kind") == "points":
-        return (
-            "SWD and MMD^2 are in the data's own units (MMD^2 is unbiased and may be "
-            "slightly negative); mode weight error is a fraction."
-        )
+    """What scale a group's numbers are on, as the metric components declare it
+    (``meta["scale"]``): the group's feature extractor, or else the metrics of its columns."""
+    from scorebench.plugins import registry
+
+    spec = group.get("spec")
+    if not spec:  # a paper's table: its protocol is words, not ours
+        return None
     extractor = (spec.get("extractor") or {}).get("name")
-    if extractor and extractor != "inception-v3":
-        return (
-            f"FID, IS, KID and precision/recall use {extractor} features: their scale is that "
-            "network's (KID can be large or negative), not Inception's. Compare only inside "
-            "this table."
-        )
-    return None
+    columns = set(group.get("columns", ()))
+    components = sorted(registry("metrics"), key=lambda c: c.meta.get("order", 100))
+    if extractor:
+        sources = [c for c in components if c.name == extractor]
+    else:
+        sources = [c for c in components if columns & set(c.meta.get("values") or {})]
+    return " ".join(c.meta["scale"] for c in sources if c.meta.get("scale")) or None
 
 
 def describe(protocol: dict[str, Any], n_samples: Any) -> str:

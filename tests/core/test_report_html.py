@@ -75,9 +75,10 @@ def test_metric_headers_carry_their_direction_and_scale(page):
     parsed, _ = page
     heads = set(parsed.found["th"])
     assert {"mode weight err ↓", "SWD ↓", "MMD^2 ↓", "IS ↑", "FID ↓"} <= heads
-    assert any(
-        p.startswith("Scale: SWD and MMD^2 are in the data's own units") for p in parsed.found["p"]
-    )
+    scales = [p for p in parsed.found["p"] if p.startswith("Scale:")]
+    assert len(scales) == 2  # each toy group; the paper's table has no scale of ours
+    assert all("SWD is in the data's own units" in p for p in scales)
+    assert all("MMD^2 is unbiased and may be slightly negative" in p for p in scales)
 
 
 def test_paper_rows_are_cited_with_a_link(page):
