@@ -174,7 +174,8 @@ def json_schema() -> dict[str, Any]:
                 prop["exclusiveMinimum"] = 0
             if full in NON_NEGATIVE:
                 prop["minimum"] = 0
-            if prop.get("type") in ("integer", "number") or "anyOf" in prop:
+            types = {prop.get("type"), *(t.get("type") for t in prop.get("anyOf", ()))}
+            if types & {"integer", "number"}:
                 prop["maximum"] = MAXIMA.get(full, (MAX_INT,))[0]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -28,10 +28,11 @@ def _writer_class():
 
 class TrainingBoard:
     """The events of one training run; ``start`` is the step it continues from (events
-    a killed run wrote past it are purged, as its log rows are)."""
+    a killed run wrote past it are purged, as its log rows are; those at ``start`` stay)."""
 
     def __init__(self, run_path: Path, config: dict[str, Any], start: int) -> None:
-        self.writer = _writer_class()(log_dir=str(run_path), purge_step=start or None)
+        purge = start + 1 if start else None
+        self.writer = _writer_class()(log_dir=str(run_path), purge_step=purge)
         if not start:
             text = json.dumps(config, indent=2, sort_keys=True)
             self.writer.add_text("config", "    " + text.replace("\n", "\n    "), 0)

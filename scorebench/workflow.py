@@ -74,6 +74,7 @@ def sample_stage(
         "drawn_now": drawn,
         "cell": cell.key,
         "path": str(cell.path),
+        "samples": str(cell.samples),
         "grid": str(cell.grid),
     }
 

@@ -78,10 +78,12 @@ def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dic
     """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
     import numpy as np
 
+    from scorebench.evals import SHARD
+
     if real is not None and real.get("kind") == "points":
-        shards = sorted((grid.parent / "samples").glob("shard-*.npy"))
-        if shards:
-            points = np.load(shards[0], allow_pickle=False)[:MAX_POINTS]
+        first = grid.parent / "samples" / f"{SHARD.format(0)}.npy"  # the cell's first shard
+        if first.is_file():
+            points = np.load(first, allow_pickle=False)[:MAX_POINTS]
             png = plots.points_scatter(points, label, real["points"], real.get("mixture"))
             return _picture(label, png, pixels=False)
     return _picture(label, plots.upscaled(grid.read_bytes()))
@@ -188,9 +190,11 @@ def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> l
     data = config.get("data") or {}
     if not data.get("name"):
         return []
+    from scorebench.evals import GRID_FILE
+
     real = real_data.get(data["name"], data.get("params") or {}, "train", data.get("root"))
     if real.get("kind") == "points":
-        grids = sorted(run.evals.glob("*/samples.png"), key=lambda p: p.stat().st_mtime_ns)
+        grids = sorted(run.evals.glob(f"*/{GRID_FILE}"), key=lambda p: p.stat().st_mtime_ns)
         return [_samples_picture(grids[-1], "newest evaluation", real)] if grids else []
     grids = sorted(run.grids.glob("step-*.png")) if run.grids.is_dir() else []
     pictures = [_real_view(real, f"training data ({data['name']})")]

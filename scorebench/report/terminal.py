@@ -20,7 +20,7 @@ def sample_summary(record: dict[str, Any]) -> list[str]:
         f"{record['checkpoint_step']}: {record['nfe_per_sample']} NFE per sample, "
         + (f"{speed:.4g} samples/s" if speed else "speed unknown")
         + f" ({record['drawn_now']} drawn now)",
-        f"samples: {record['path']}/samples",
+        f"samples: {record['samples']}",
         f"grid:    {record['grid']}",
     ]
 

@@ -121,6 +121,16 @@ def test_tensorboard_logs_scalars_lr_grids_and_config_in_the_run_directory(tmp_p
     )
 
 
+def test_a_resumed_run_keeps_the_events_up_to_its_checkpoint_once(tmp_path):
+    pytest.importorskip("tensorboard")
+    run = RunDir(tmp_path / "run")
+    settings = ["train.tensorboard=true", "train.log_every=2", "train.checkpoint_every=2"]
+    train(tiny_digits(4, *settings), run, quiet=True)
+    run.checkpoint_path(4).unlink()  # as if killed after logging step 4, before saving it
+    train(tiny_digits(4, *settings), run, quiet=True)
+    assert [s for s, _ in _events(run.path)["loss"]] == [2, 4]
+
+
 def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
     run = RunDir(tmp_path / "run")
     train(tiny_digits(6, "train.keep_checkpoints=5"), run, quiet=True)
