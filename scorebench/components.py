@@ -12,7 +12,7 @@ from scorebench.errors import ConfigError, UnknownComponentError
 
 def build_dataset(config: RunConfig, split: str = "train") -> Any:
     """The configured dataset (its root: data.root, else scorebench's data directory)."""
-    spec = ComponentConfig(config.data.name, config.data.params)
+    spec = ComponentConfig(name=config.data.name, params=config.data.params)
     return instantiate("datasets", spec, "data", root=config.data.root, split=split)
 
 
@@ -81,7 +81,7 @@ def check_components(config: RunConfig) -> None:
         ("losses", config.loss, "loss"),
         ("score_functions", config.score_function, "score_function"),
         ("samplers", config.sample.sampler, "sample.sampler"),
-        ("datasets", ComponentConfig(config.data.name, config.data.params), "data"),
+        ("datasets", ComponentConfig(name=config.data.name, params=config.data.params), "data"),
     ]
     for kind, spec, key in (s for s in specs if s[1] is not None):
         try:

@@ -1,155 +1,205 @@
 """Typed, validated run configuration.
 
 A run's config is built in layers: the recipe's preset for the dataset, then an optional
-file (YAML or TOML), then ``--set key=value`` overrides. Every layer is checked against
-the dataclasses below before any work starts; a wrong key, type or value raises
-:class:`ConfigError` naming the key and what is allowed.
+file (YAML or TOML), then ``--set key=value`` overrides. The merged dict is validated once
+by the pydantic models below: types are strict (a bool is not a number, a string is not a
+number), bounds and choices are field constraints, and the rules that span fields are
+validators. The first problem pydantic reports becomes one :class:`ConfigError` naming the
+key (``train.lr``) and what is allowed there. The same models give ``json_schema()``.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import inspect
-import math
-import types
-import typing
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scorebench.errors import ConfigError
 
+#: Any number but those in MAXIMA: far above every sensible value, below C's overflow.
+MAX_INT = 2**31 - 1
+MAX_SEED = 2**32 - 1  # what numpy's and every framework's generators accept
+#: Upper bounds other than MAX_INT, with why (both shown in the error).
+MAXIMA = {
+    "runtime.seed": (MAX_SEED, "seeds are 32-bit"),
+    "eval.seed": (MAX_SEED, "seeds are 32-bit"),
+    "sample.seed": (MAX_SEED, "seeds are 32-bit"),
+    "train.steps": (99_999_999, "checkpoint names have 8 digits"),  # step-XXXXXXXX.pt
+    "train.lr": (1.0, "Adam diverges with larger learning rates"),
+}
+#: What a few keys must be, where the bare bound would not say it.
+MUST = {
+    "train.grad_clip": "> 0 (the largest gradient norm) or null",
+    "train.ema": "in (0, 1) or null",
+    "eval.reference_count": ">= 2 or null (the whole split)",
+    "sample.seed": ">= 0 or null",
+    "sample.checkpoint": "final, best or a step",
+    "runtime.device": "auto, cpu, cuda or cuda:N",
+}
+DEVICE = r"^(auto|cpu|cuda|cuda:[0-9]+)$"
 
-@dataclass
-class ComponentConfig:
+
+# ---------------------------------------------------------------- types
+# Every model is strict; these few conversions are what a YAML or TOML file needs.
+
+
+def _integral(value: Any) -> Any:  # YAML reads 1e6 as a float
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _to_str(value: Any) -> Any:  # a name or a checkpoint step written as a number
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _to_list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _int(low: Any, high: int = MAX_INT) -> Any:
+    # The conversion comes last so that it wraps the bounds (they stay in the JSON schema).
+    return Annotated[int, low, Le(high), BeforeValidator(_integral)]
+
+
+def _str(pattern: str | None = None) -> Any:
+    return Annotated[str, StringConstraints(pattern=pattern), BeforeValidator(_to_str)]
+
+
+Count = _int(Gt(0))
+Every = _int(Ge(0))  # 0: off
+Seed = _int(Ge(0), MAX_SEED)
+Float = Annotated[float, AllowInfNan(False), Le(MAX_INT)]
+Str = _str()
+Params = dict[str, Any]  # checked against the component's factory by check_params
+
+
+def _optional(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)  # a file is merged over a preset: it may leave out any key
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, json_schema_extra=_optional
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class ComponentConfig(_Config):
     """A registered component by name, and the keyword arguments for its factory."""
 
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
+    name: Str
+    params: Params = {}
 
 
-@dataclass
-class DataConfig:
-    name: str = "digits"
-    root: str | None = None  # None: scorebench's data directory
-    params: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 128
-    num_workers: int = 0
+class DataConfig(_Config):
+    name: Str  # a registered dataset
+    root: Str | None = None  # None: scorebench's data directory
+    params: Params = {}
+    batch_size: Count = 128
+    num_workers: Every = 0
     dequantize: bool = True  # x*255/256 + U[0,1)/256, as the official NCSN code
     hflip: bool = False
     logit_transform: bool = False
 
 
-@dataclass
-class TrainConfig:
-    steps: int = 200_000
-    lr: float = 1e-3
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.0
-    grad_clip: float | None = None
-    ema: float | None = None  # EMA decay of the weights; None: off (as in NCSN)
-    log_every: int = 100
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 3
-    grid_every: int = 0  # sample a grid every N steps; 0: only at the end
-    grid_size: int = 64
+class TrainConfig(_Config):
+    steps: _int(Gt(0), MAXIMA["train.steps"][0]) = 200_000
+    lr: Annotated[Float, Gt(0), Le(MAXIMA["train.lr"][0])] = 1e-3
+    betas: Annotated[list[Float], BeforeValidator(_to_list)] = [0.9, 0.999]
+    weight_decay: Annotated[Float, Ge(0)] = 0.0
+    grad_clip: Annotated[Float, Gt(0)] | None = None
+    ema: Annotated[Float, Gt(0), Lt(1)] | None = None  # EMA decay of the weights; None: off
+    log_every: Count = 100
+    checkpoint_every: Count = 5000
+    keep_checkpoints: Count = 3
+    grid_every: Every = 0  # sample a grid every N steps; 0: only at the end
+    grid_size: Count = 64
     tensorboard: bool = False
 
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, betas: list[float]) -> list[float]:
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"train.betas must be two numbers in [0, 1); got {betas}")
+        return betas
 
-@dataclass
-class RuntimeConfig:
-    device: str = "auto"  # auto: cuda if available, else cpu
-    precision: str = "fp32"  # fp32 or bf16 (autocast; weights and sampler state stay fp32)
+
+class RuntimeConfig(_Config):
+    device: _str(DEVICE) = "auto"  # auto: cuda if available, else cpu
+    #: bf16: autocast; weights and sampler state stay fp32.
+    precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False
     channels_last: bool = False
-    seed: int = 0
+    seed: Seed = 0
 
 
-@dataclass
-class SampleConfig:
-    sampler: ComponentConfig = field(default_factory=lambda: ComponentConfig("annealed_langevin"))
-    n: int = 1000
-    batch_size: int = 100
-    checkpoint: str = "final"  # final, best (needs eval.select_every), or a step number
-    init: str = "uniform"  # the chain's start: uniform on [init_low, init_high] or gaussian
-    init_low: float = 0.0  # (NCSN: uniform on [0, 1]; gaussian: N(0, sigma_max^2))
-    init_high: float = 1.0
-    seed: int | None = None  # the chains' seed (shard k: (seed, k)); None: runtime.seed
+class SampleConfig(_Config):
+    sampler: ComponentConfig = ComponentConfig(name="annealed_langevin")
+    n: Count = 1000
+    batch_size: Count = 100
+    #: final, best (needs eval.select_every), or a step number.
+    checkpoint: _str(r"^(final|best|[0-9]+)$") = "final"
+    #: The chains' start: uniform on [init_low, init_high] (NCSN: [0, 1]), or gaussian:
+    #: N(0, sigma_max^2).
+    init: Literal["uniform", "gaussian"] = "uniform"
+    init_low: Float = 0.0
+    init_high: Float = 1.0
+    seed: Seed | None = None  # the chains' seed (shard k: (seed, k)); None: runtime.seed
 
 
-@dataclass
-class EvalConfig:
-    #: None: every metric of the data's kind (images: isc, fid, kid, prc; points: swd, mmd,
-    #: mode weights and log-likelihood where the data define them).
-    metrics: list[str] | None = None
-    extractor: str = "auto"
-    split: str | None = None  # None: the dataset's reference split
-    reference_count: int | None = None  # None: the whole split
+class EvalConfig(_Config):
+    #: Registered metric names; None: every metric that applies to the data (each metric
+    #: declares the data kinds it measures and what it needs, e.g. a known mixture).
+    metrics: Annotated[list[Str], BeforeValidator(_to_list)] | None = None
+    extractor: Str = "auto"  # checked against the metrics registry
+    split: Str | None = None  # None: the dataset's reference split
+    reference_count: _int(Ge(2)) | None = None  # None: the whole split
     cross_check: bool = False
-    select_every: int = 0  # the paper's checkpoint selection: FID every N steps (0: off)
-    select_n: int = 1000
-    seed: int = 0  # IS shuffling, KID subsets: part of the protocol, not a sampling seed
+    select_every: Every = 0  # the paper's checkpoint selection: FID every N steps (0: off)
+    select_n: Count = 1000
+    seed: Seed = 0  # IS shuffling, KID subsets: part of the protocol, not a sampling seed
 
 
-@dataclass
-class RunConfig:
-    recipe: str
-    dataset: str
+class RunConfig(_Config):
+    recipe: Str
+    dataset: Str
     schedule: ComponentConfig
     network: ComponentConfig | None = None  # None only with score_function
     loss: ComponentConfig | None = None
     #: An analytic score function (an oracle) in place of a trained network: nothing is
     #: trained, samplers query it exactly (``scorebench bench`` oracle sources).
     score_function: ComponentConfig | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig
+    train: TrainConfig = TrainConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    sample: SampleConfig = SampleConfig()
+    eval: EvalConfig = EvalConfig()
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-CHOICES = {
-    "runtime.precision": ("fp32", "bf16"),
-    "sample.init": ("uniform", "gaussian"),
-    "runtime.device": None,  # checked at run time: auto, cpu, cuda, cuda:N
-    "eval.extractor": None,  # checked against the metrics registry
-}
-POSITIVE = {
-    "data.batch_size",
-    "train.steps",
-    "train.lr",
-    "train.log_every",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "train.grid_size",
-    "sample.n",
-    "sample.batch_size",
-    "eval.select_n",
-}
-NON_NEGATIVE = {
-    "data.num_workers",
-    "train.weight_decay",
-    "train.grid_every",
-    "eval.select_every",
-    "eval.seed",
-    "runtime.seed",
-}
-#: Upper bounds, with why. Seeds: what numpy's and every framework's generators accept.
-#: Steps: checkpoint files are named step-XXXXXXXX.pt. Adam diverges far below lr 1.
-MAXIMA = {
-    "runtime.seed": (2**32 - 1, "seeds are 32-bit"),
-    "eval.seed": (2**32 - 1, "seeds are 32-bit"),
-    "sample.seed": (2**32 - 1, "seeds are 32-bit"),
-    "train.steps": (99_999_999, "checkpoint names have 8 digits"),
-    "train.lr": (1.0, "Adam diverges with larger learning rates"),
-}
-#: Any other integer: far above every sensible value, and below what C code overflows on.
-MAX_INT = 2**31 - 1
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.score_function is None and (self.network is None or self.loss is None):
+            raise ValueError("a config needs network and loss (or a score_function to sample)")
+        if self.sample.checkpoint == "best" and not self.eval.select_every:
+            raise ValueError(
+                "sample.checkpoint=best needs eval.select_every > 0 (checkpoint selection)"
+            )
+        return self
 
 
 def json_schema() -> dict[str, Any]:
@@ -157,165 +207,85 @@ def json_schema() -> dict[str, Any]:
     optional (a file is merged over a preset), unknown keys are rejected, and choices and
     bounds are the ones checked here. Component parameters are checked against their
     factories at run time, not by the schema."""
-    from pydantic import TypeAdapter
-
-    schema = TypeAdapter(RunConfig).json_schema()
-    for node in [schema, *schema["$defs"].values()]:
-        node.pop("required", None)
-        node["additionalProperties"] = False
-    for section, hint in _hints(RunConfig).items():
-        if not dataclasses.is_dataclass(hint):
-            continue
-        for key, prop in schema["$defs"][hint.__name__]["properties"].items():
-            full = f"{section}.{key}"
-            if CHOICES.get(full):
-                prop["enum"] = list(CHOICES[full])
-            if full in POSITIVE:
-                prop["exclusiveMinimum"] = 0
-            if full in NON_NEGATIVE:
-                prop["minimum"] = 0
-            types = {prop.get("type"), *(t.get("type") for t in prop.get("anyOf", ()))}
-            if types & {"integer", "number"}:
-                prop["maximum"] = MAXIMA.get(full, (MAX_INT,))[0]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **schema,
+        **RunConfig.model_json_schema(),
         "title": "scorebench run config",
     }
 
 
-# ---------------------------------------------------------------- parsing
+# ---------------------------------------------------------------- errors
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _validate(data: Any) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # An unknown key first: it explains the "missing" errors a misspelling causes.
+        first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(_message(first)) from None
 
 
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key)
-    if hint is Any:
-        return value
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"unsupported config type {hint!r} at {key}")  # a bug in this module
-
-
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    where = prefix or "config"
-    if isinstance(data, cls):
-        data = dataclasses.asdict(data)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {data!r}")
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(str(key), fields, n=1)
+def _message(error: dict[str, Any]) -> str:
+    *path, last = error["loc"] or ("",)
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])[1:]
+    where = ".".join(map(str, path)) or "config"
+    kind, value, ctx = error["type"], error["input"], error.get("ctx", {})
+    if kind == "extra_forbidden":
+        fields = list(_model_at(path).model_fields)
+        close = difflib.get_close_matches(str(last), fields, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown key {_join(prefix, key)!r}.{hint} Allowed keys in {where}: "
-            f"{', '.join(fields)}."
-        )
-    kwargs = {}
-    for name, f in fields.items():
-        key = _join(prefix, name)
-        if name in data:
-            kwargs[name] = _coerce(data[name], hints[name], key)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"missing key {key!r} in {where}")
-    return cls(**kwargs)
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else str(key)
-
-
-def _check_values(config: RunConfig) -> None:
-    flat = flatten(config.to_dict())
-    for key, value in flat.items():
-        if isinstance(value, float) and not math.isfinite(value) and ".params." not in key:
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
-    for key in POSITIVE:
-        if flat[key] <= 0:
-            raise ConfigError(f"{key} must be positive, got {flat[key]!r}")
-    for key in NON_NEGATIVE:
-        if flat[key] < 0:
-            raise ConfigError(f"{key} must be >= 0, got {flat[key]!r}")
-    for key, value in flat.items():
+        return f"unknown key {key!r}.{hint} Allowed keys in {where}: {', '.join(fields)}."
+    if kind == "missing":
+        return f"missing key {key!r} in {where}"
+    expected = {
+        "bool_type": "true or false",
+        "int_type": "an integer",
+        "float_type": "a number",
+        "string_type": "a string",
+        "list_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping of keys",
+    }
+    if kind in expected:
+        return f"{key or 'config'}: expected {expected[kind]}, got {value!r}"
+    if kind == "literal_error":
+        allowed = get_args(_model_at(path).model_fields[last].annotation)
+        return f"{key} must be one of {', '.join(allowed)}; got {value!r}"
+    if kind == "finite_number":
+        return f"{key} must be a finite number, got {value!r}"
+    if kind == "less_than_equal":
         top, why = MAXIMA.get(key, (MAX_INT, "larger values are surely a mistake"))
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and ".params." not in key and value > top:
-            raise ConfigError(f"{key} must be <= {top} ({why}), got {value!r}")
-    for key, allowed in CHOICES.items():
-        if allowed and flat[key] not in allowed:
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {flat[key]!r}")
-    check_device(config.runtime.device)
-    if len(config.train.betas) != 2 or not all(0 <= b < 1 for b in config.train.betas):
-        raise ConfigError(f"train.betas must be two numbers in [0, 1); got {config.train.betas}")
-    if config.train.grad_clip is not None and not config.train.grad_clip > 0:
-        raise ConfigError(
-            f"train.grad_clip must be > 0 (the largest gradient norm) or null, got "
-            f"{config.train.grad_clip}"
-        )
-    if config.train.ema is not None and not 0 < config.train.ema < 1:
-        raise ConfigError(f"train.ema must be in (0, 1) or null; got {config.train.ema}")
-    if config.eval.reference_count is not None and config.eval.reference_count < 2:
-        raise ConfigError(
-            f"eval.reference_count must be >= 2 or null (the whole split), got "
-            f"{config.eval.reference_count}"
-        )
-    if config.sample.seed is not None and config.sample.seed < 0:
-        raise ConfigError(f"sample.seed must be >= 0 or null, got {config.sample.seed}")
-    if config.score_function is None and (config.network is None or config.loss is None):
-        raise ConfigError("a config needs network and loss (or a score_function to sample)")
-    checkpoint = config.sample.checkpoint
-    if checkpoint not in ("final", "best") and not str(checkpoint).isdigit():
-        raise ConfigError(f"sample.checkpoint must be final, best or a step; got {checkpoint!r}")
-    if checkpoint == "best" and not config.eval.select_every:
-        raise ConfigError(
-            "sample.checkpoint=best needs eval.select_every > 0 (checkpoint selection)"
-        )
+        return f"{key} must be <= {top} ({why}), got {value!r}"
+    if key in MUST:
+        return f"{key} must be {MUST[key]}, got {value!r}"
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        return f"{key} must be positive, got {value!r}"
+    if kind == "greater_than_equal":
+        return f"{key} must be >= {ctx['ge']}, got {value!r}"
+    if kind == "value_error":
+        return str(ctx["error"])
+    return f"{key or 'config'}: {error['msg']}"
+
+
+def _model_at(path: list[Any]) -> type[BaseModel]:
+    """The model of the section at ``path`` (``["sample", "sampler"]``)."""
+    model: type[BaseModel] = RunConfig
+    for name in path:
+        annotation = model.model_fields[name].annotation
+        model = next(t for t in (annotation, *get_args(annotation)) if _is_model(t))
+    return model
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
 
 
 def check_device(device: str, key: str = "runtime.device") -> str:
     """auto, cpu, cuda or cuda:N."""
-    if device not in ("auto", "cpu", "cuda") and not (
-        device.startswith("cuda:") and device[5:].isdigit()
-    ):
-        raise ConfigError(f"{key} must be auto, cpu, cuda or cuda:N; got {device!r}")
+    if not re.fullmatch(DEVICE, device):
+        raise ConfigError(f"{key} must be {MUST['runtime.device']}; got {device!r}")
     return device
 
 
@@ -323,7 +293,7 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}`` (component params included)."""
     out = {}
     for k, v in d.items():
-        key = _join(prefix, k)
+        key = f"{prefix}.{k}" if prefix else str(k)
         out.update(flatten(v, key) if isinstance(v, dict) and v else {key: v})
     return out
 
@@ -421,16 +391,12 @@ def build_config(
                 "them (scorebench train RECIPE --dataset NAME); set data.* to change the data."
             )
         data = merge(data, layer)
-    config = _build(RunConfig, data, "")
-    _check_values(config)
-    return config
+    return _validate(data)
 
 
 def from_dict(data: dict[str, Any]) -> RunConfig:
     """A RunConfig from its saved form (``config.json`` in a run directory)."""
-    config = _build(RunConfig, data, "")
-    _check_values(config)
-    return config
+    return _validate(data)
 
 
 # ---------------------------------------------------------------- components
