@@ -87,19 +87,35 @@ class ScoreFunction(ScoreFn, Protocol):
     offer ``sample(n, generator)``: i.i.d. draws, the reference of oracle benchmarks."""
 
 
+#: What a dataset holds: images (items of shape (C, H, W), values in [0, 1]) or points
+#: (items of shape (D,)). Metrics declare the kinds they apply to.
+DataKind = Literal["images", "points"]
+IMAGES: DataKind = "images"
+POINTS: DataKind = "points"
+
+
+def kind_of(shape: Sequence[int]) -> DataKind:
+    """The kind of data whose items have ``shape``: the one place the core tells stored
+    samples apart (a dataset declares its ``kind``; it is checked against its shape)."""
+    return IMAGES if len(shape) == 3 else POINTS
+
+
 @runtime_checkable
 class Dataset(Protocol):
     """A dataset, made by ``factory(root, split, **params)``.
 
     Items are float tensors: images in [0, 1] of shape (C, H, W), or points of shape (D,);
-    no labels. Optional attributes the core reads: ``targets`` (labels), ``mixture`` (a
-    toy's true Gaussian mixture: ``means``, ``weights``, ``std``), ``log_likelihood(x)``
-    (the exact density, for the log-likelihood metric), ``batch(indices)`` (many items at
-    once, for point sets) and ``files`` (the files behind a file-backed dataset: their
-    names and sizes are part of the reference protocol)."""
+    no labels. ``kind`` says which (:data:`DataKind`). An image dataset names its default
+    feature network in ``extractor`` (a registered feature extractor, used when
+    ``eval.extractor`` is ``auto``). Optional attributes the core reads: ``targets``
+    (labels), ``mixture`` (a toy's true Gaussian mixture: ``means``, ``weights``, ``std``;
+    metrics that need it say so), ``log_likelihood(x)`` (the exact density),
+    ``batch(indices)`` (many items at once, for point sets) and ``files`` (the files behind
+    a file-backed dataset: their names and sizes are part of the reference protocol)."""
 
     name: str
     split: str
+    kind: DataKind
     shape: tuple[int, ...]  # one item's
     reference_split: str  # the split that metrics compare samples against
 
@@ -110,15 +126,10 @@ class Dataset(Protocol):
 
 @runtime_checkable
 class FeatureExtractor(Protocol):
-    """A feature network for IS/FID/KID/precision-recall, made by ``factory(**params)``
-    (component ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what
-    identifies it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
-    ``accepts_inception_weights = True`` to receive ``--inception-weights``.
-
-    Every metric component declares the values it produces in ``meta["values"]``:
-    ``{key: (label, "lower" or "higher")}`` (which is better), and ``meta["order"]`` places
-    them among the table columns; tables, plots and the regression gate of
-    ``scorebench compare`` take labels and directions from there."""
+    """A feature network for the feature metrics, made by ``factory(**params)`` (component
+    ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what identifies
+    it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
+    ``accepts_inception_weights = True`` to receive ``--inception-weights``."""
 
     name: str
     accepts_inception_weights: bool
@@ -128,13 +139,44 @@ class FeatureExtractor(Protocol):
     ) -> PreparedExtractor: ...
 
 
-class PointMetric(Protocol):
-    """A metric of point sets (component ``meta["type"] == "point-metric"``), registered as
-    itself: ``metric(samples, reference, **params)`` returns named values, declared in the
-    component's ``meta["values"]`` (see :class:`FeatureExtractor`)."""
+class FeatureMetric(Protocol):
+    """IS, FID, KID or precision/recall of image features (``meta["type"] ==
+    "feature-metric"``), registered as itself and called by torch-fidelity's engine
+    (:mod:`scorebench.metrics.engine`) with the arguments ``calculate_metrics`` passes."""
 
     def __call__(
-        self, samples: torch.Tensor, reference: torch.Tensor, **params: Any
+        self,
+        features: torch.Tensor,
+        reference: dict[str, Any],
+        layer: str,
+        settings: dict,
+        seed: int,
+    ) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class SampleMetric(Protocol):
+    """A metric of the samples themselves (``meta["type"] == "sample-metric"``), made by
+    ``factory()``. ``settings(dataset, seed)`` is what the protocol records (and
+    fingerprints); the call returns the values, with ``reference()`` giving the reference
+    items as one tensor and ``dataset`` the reference dataset.
+
+    Every metric component declares in its ``meta``: ``kinds`` (the :data:`DataKind` values
+    it applies to), ``needs`` (a dataset attribute it reads, such as ``mixture``; optional),
+    ``values`` (``{key: (label, "lower" or "higher")}``: which is better), ``order`` (the
+    column order of tables: the first column ranks them), ``gates`` (``{key: relative
+    change}`` that ``scorebench compare`` flags by default) and ``scale`` (a sentence for
+    the report). Tables, plots, checkpoint selection and the regression gate read them."""
+
+    def settings(self, dataset: Dataset, seed: int) -> dict[str, Any]: ...
+
+    def __call__(
+        self,
+        samples: torch.Tensor,
+        *,
+        reference: Callable[[], torch.Tensor],
+        dataset: Dataset,
+        seed: int,
     ) -> dict[str, float]: ...
 
 
@@ -159,8 +201,8 @@ CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
     "score_functions": ((ScoreFunction,), "analytic scores: factory(**params) -> score(x, sigma)"),
     "datasets": ((Dataset,), "datasets: factory(root, split, **params) -> Dataset"),
     "metrics": (
-        (FeatureExtractor, PointMetric),
-        "feature extractors: factory(**params); point metrics: metric(samples, reference)",
+        (FeatureExtractor, FeatureMetric, SampleMetric),
+        "feature extractors: factory(**params); metrics: factory()(samples, ...) -> values",
     ),
     "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.recipes.Recipe"),
     "benches": ((BenchFactory,), "bench presets: factory() -> a spec for `bench --preset`"),
@@ -170,13 +212,18 @@ __all__: Sequence[str] = [
     "CONTRACTS",
     "BenchFactory",
     "Dataset",
+    "DataKind",
     "FeatureExtractor",
+    "FeatureMetric",
     "Loss",
+    "IMAGES",
     "Network",
-    "PointMetric",
+    "POINTS",
+    "SampleMetric",
     "RecipeFactory",
     "Sampler",
     "Schedule",
     "ScoreFn",
     "ScoreFunction",
+    "kind_of",
 ]

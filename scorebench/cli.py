@@ -18,7 +18,7 @@ from scorebench import __version__
 from scorebench.errors import ScorebenchError
 from scorebench.plugins import get_plugin_manager
 from scorebench.registry import KINDS
-from scorebench.report.compare import DEFAULT_GATES
+from scorebench.report.leaderboard import default_gates
 
 app = typer.Typer(
     name="scorebench",
@@ -122,10 +122,13 @@ def list_components(
     registries = {k: manager.registry(k) for k in kinds}
     if as_json:
         payload = {
-            k: [{"name": c.name, "plugin": c.plugin, "summary": c.summary} for c in reg]
+            k: [
+                {"name": c.name, "plugin": c.plugin, "summary": c.summary, "meta": c.meta}
+                for c in reg
+            ]
             for k, reg in registries.items()
         }
-        out.print_json(json.dumps(payload))
+        out.print_json(json.dumps(payload, default=repr))  # a plugin's meta may hold anything
         return
     for k, reg in registries.items():
         table = Table(title=k, title_justify="left")
@@ -485,7 +488,7 @@ def compare(
         "-t",
         help="METRIC=ABS or METRIC=N% allowed worsening, or METRIC=off (repeatable); each "
         "sets or replaces that metric's gate and keeps the others.",
-        show_default=", ".join(f"{m}={-g:.0%}" for m, g in DEFAULT_GATES.items()),
+        show_default=", ".join(f"{m}={-g:.0%}" for m, g in default_gates().items()),
     ),
     row: str | None = typer.Option(
         None,

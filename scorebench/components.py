@@ -93,7 +93,7 @@ def check_components(config: RunConfig) -> None:
         from scorebench.evaluate import extractor_spec
 
         try:
-            extractor_spec(config.eval.extractor, config.data.name)
+            extractor_spec(config.eval.extractor)
         except UnknownComponentError as exc:
             raise ConfigError(f"eval.extractor: {exc}") from exc
 
@@ -110,7 +110,7 @@ def check_before_training(config: RunConfig) -> None:
     check_batch_memory(config.data.batch_size, shape, "data.batch_size")
     check_network_fits(config, shape)
     dry_run(config, build_sampler(config), shape)
-    check_eval_config(config, shape)
+    check_eval_config(config)
 
 
 def check_network_fits(config: RunConfig, shape: tuple[int, ...]) -> None:

@@ -34,7 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from scorebench import done
+from scorebench.api import IMAGES, kind_of
 from scorebench.config import RunConfig, build_config
+from scorebench.done import read_derived
 from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_write, atomic_write_json, read_json
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
@@ -91,6 +94,21 @@ class Cell:
 
     def result_path(self, fingerprint: str) -> Path:
         return self.path / "results" / f"{fingerprint}.json"
+
+    def shard(self, k: int) -> Path:
+        """Shard ``k`` without its suffix: ``.npy`` holds the samples, ``.json`` their
+        count, NFE and seconds."""
+        return self.samples / SHARD.format(k)
+
+    @property
+    def shard_count(self) -> int:
+        from scorebench.sample import shard_count
+
+        return shard_count(self.config.sample.n, self.config.sample.batch_size)
+
+    def shard_size(self, k: int) -> int:
+        batch = self.config.sample.batch_size
+        return min(batch, self.config.sample.n - k * batch)
 
 
 def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
@@ -197,7 +215,9 @@ def _check_sizes(config: RunConfig, shape: tuple[int, ...]) -> None:
     from scorebench.components import check_batch_memory, check_memory
 
     n = config.sample.n
-    stored = n * math.prod(shape) * (1 if len(shape) == 3 else 4)  # uint8 images, fp32 points
+    stored = (
+        n * math.prod(shape) * (1 if kind_of(shape) == IMAGES else 4)
+    )  # uint8 images, fp32 points
     check_memory("sample.n", n, 2 * stored, "the samples, held in memory to evaluate them")
     check_batch_memory(config.sample.batch_size, shape, "sample.batch_size")
 
@@ -282,23 +302,6 @@ def _oracle_source(config: RunConfig, versions: dict[str, str]):
 # ---------------------------------------------------------------- sampling
 
 
-def _shard_size(cell: Cell, k: int) -> int:
-    batch = cell.config.sample.batch_size
-    return min(batch, cell.config.sample.n - k * batch)
-
-
-def _shard_done(cell: Cell, k: int) -> bool:
-    """Shard ``k`` and its metadata are on disk and whole (a damaged shard is redrawn)."""
-    base = cell.samples / SHARD.format(k)
-    try:
-        rows = np.load(base.with_suffix(".npy"), mmap_mode="r").shape[0]
-        meta = json.loads(base.with_suffix(".json").read_bytes())
-        whole = meta["n"] == rows and meta["seconds"] >= 0 and meta["nfe_per_sample"] >= 0
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
-        return False
-    return whole and rows == _shard_size(cell, k)
-
-
 def sample_cell(
     cell: Cell,
     *,
@@ -308,46 +311,40 @@ def sample_cell(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Draw this rank's missing shards of ``cell``; returns how many samples it drew."""
-    from scorebench.sample import draw_shard, load_model, shard_count
+    from scorebench.sample import draw_shard, load_model
 
-    if rank == 0 and _read_or_none(cell.path / "spec.json") != cell.spec:  # key: its hash
+    if rank == 0 and read_derived(cell.spec_file) != cell.spec:  # key: its hash
         atomic_write_json(cell.spec_file, cell.spec)
     n = cell.config.sample.n
-    todo = [
-        k for k in range(shard_count(n, cell.config.sample.batch_size)) if k % world_size == rank
-    ]
     model, sampler, drawn = None, None, 0
-    for k in todo:
-        if not _shard_done(cell, k):
+    for k in (k for k in range(cell.shard_count) if k % world_size == rank):
+        if not done.shard_done(cell, k):
             if model is None:  # loaded only when something is left to draw
                 model = load_model(cell.run, device, cell.step, cell.config)
                 sampler = sampler_component(cell.config)[1]
             start = time.perf_counter()
             array, nfe = draw_shard(model, sampler, k, n, device)
             seconds = time.perf_counter() - start  # to_storage's .cpu() has synchronised
-            base = cell.samples / SHARD.format(k)
+            base = cell.shard(k)
             atomic_write(base.with_suffix(".npy"), lambda fh, a=array: np.save(fh, a))
             meta = {"n": len(array), "nfe_per_sample": nfe, "seconds": round(seconds, 4)}
             atomic_write_json(base.with_suffix(".json"), meta)
             drawn += len(array)
         if progress:
-            progress(_shard_size(cell, k))
+            progress(cell.shard_size(k))
     return drawn
 
 
 def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dict[str, Any]:
     """The sampling record of a cell whose shards are all drawn (written once, by rank 0)."""
-    from scorebench.sample import shard_count
-
-    path = cell.sampling_record
-    record = _read_or_none(path)  # derived: a damaged one is written again
-    if isinstance(record, dict) and record.get("n") == cell.config.sample.n:
+    record = done.sampled(cell)
+    if record is not None:
         return record
-    count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
-    missing = [k for k in range(count) if not _shard_done(cell, k)]
+    missing = done.missing_shards(cell)
     if missing:
         raise ScorebenchError(f"{cell.samples} lacks shards {missing[:5]}: sample again.")
-    metas = [_read_or_none(cell.samples / f"{SHARD.format(k)}.json") for k in range(count)]
+    count = cell.shard_count
+    metas = [read_derived(cell.shard(k).with_suffix(".json")) for k in range(count)]
     seconds = sum(m["seconds"] for m in metas)
     n = cell.config.sample.n
     nfe = metas[0]["nfe_per_sample"]
@@ -364,44 +361,33 @@ def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dic
         "world_size": world_size,
         "precision": cell.config.runtime.precision,
     }
-    atomic_write_json(path, record)
+    atomic_write_json(cell.sampling_record, record)
     _save_grid(cell)
     return record
 
 
 def load_samples(cell: Cell) -> np.ndarray:
     """Every sample of a finished cell, in shard order."""
-    from scorebench.sample import shard_count
-
     if not cell.sampling_record.is_file():
         raise ScorebenchError(
             f"{cell.run.path} has no samples for this spec ({cell.path}): run "
             f"`scorebench sample {cell.run.path}` with the same options first."
         )
-    count = shard_count(cell.config.sample.n, cell.config.sample.batch_size)
-    damaged = [k for k in range(count) if not _shard_done(cell, k)]
+    damaged = done.missing_shards(cell)
     if damaged:
         raise ScorebenchError(
             f"{cell.samples}: shard(s) {damaged[:5]} are missing or damaged. Run `scorebench "
             f"sample {cell.run.path}` with the same options: it draws them again."
         )
-    parts = [np.load(cell.samples / f"{SHARD.format(k)}.npy") for k in range(count)]
+    parts = [np.load(cell.shard(k).with_suffix(".npy")) for k in range(cell.shard_count)]
     return np.concatenate(parts)
-
-
-def _read_or_none(path: Path) -> Any:
-    """A JSON file scorebench derived (and can derive again), or None if missing or damaged."""
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
 
 
 def _save_grid(cell: Cell) -> None:
     from scorebench.sample import save_grid
 
-    first = np.load(cell.samples / f"{SHARD.format(0)}.npy")
-    samples = torch.from_numpy(first[:64] if first.ndim == 4 else first[:2000])
+    first = np.load(cell.shard(0).with_suffix(".npy"))
+    samples = torch.from_numpy(first[:64] if kind_of(first.shape[1:]) == IMAGES else first[:2000])
     if samples.dtype == torch.uint8:
         samples = samples.float() / 255
     save_grid(samples, cell.grid)
@@ -445,13 +431,10 @@ def plan_key(cell: Cell) -> str:
 
 
 def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
-    """The stored record of ``cell`` under protocol ``fingerprint``, if whole."""
-    record = _read_or_none(cell.result_path(fingerprint))
-    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
-        return None
-    if cross_check and "cross_check" not in record:
-        return None
-    return _located(record, cell.run)
+    """The stored record of ``cell`` under protocol ``fingerprint``, if whole, labelled by
+    where its run is now."""
+    record = done.evaluated(cell, fingerprint, cross_check=cross_check)
+    return None if record is None else _located(record, cell.run)
 
 
 def _located(record: dict[str, Any], run: RunDir) -> dict[str, Any]:
@@ -469,7 +452,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     """Measure a sampled cell under ``evaluation`` (a plan from :func:`plan`); writes its
     record and appends it to the history of the run's parent directory."""
     samples = load_samples(cell)
-    sampling = _read_or_none(cell.sampling_record)
+    sampling = read_derived(cell.sampling_record)
     if not isinstance(sampling, dict):
         raise ScorebenchError(
             f"{cell.sampling_record} is damaged. Run `scorebench sample "

@@ -1,23 +1,19 @@
 """Evaluation: samples in, one result record out, with its protocol fingerprint.
 
-* :func:`evaluate_images`: Inception score, FID, KID and precision/recall, all computed by
-  ``torch_fidelity.calculate_metrics`` (TF-exact resize, the standard Inception weights)
-  against reference features cached under scorebench's cache dir and keyed by the full
-  protocol (extractor, weights SHA-256, layers, resize, dtype, dataset, split, sample
-  count). Optional cross-check of FID through torchmetrics.
-* :func:`evaluate_points`: sliced Wasserstein distance, Gaussian-kernel MMD and per-mode
-  weight error for 2-D point datasets (:mod:`scorebench.metrics.points`).
+* :func:`evaluate_images`: the feature metrics (Inception score, FID, KID and
+  precision/recall), all computed by torch-fidelity (TF-exact resize, the dataset's feature
+  network) against reference features cached under scorebench's cache dir and keyed by
+  the full protocol (extractor, weights SHA-256, layers, resize, dtype, dataset, split,
+  sample count). Optional cross-check of FID through torchmetrics.
+* :func:`evaluate_points`: the sample metrics of point datasets (sliced Wasserstein
+  distance, Gaussian-kernel MMD, per-mode weight error where the data know their modes).
 * :func:`protocol_fingerprint`: the short stable hash every record carries. Numbers with
   different fingerprints were measured differently and must not be ranked together.
 
-The record format is documented in ``docs/results-format.md``.
-
-Feature-extractor components (``register_metrics`` hook, ``meta["type"] ==
-"feature-extractor"``): ``factory(**params)`` returns an object with ``name`` and
-``prepare(*, weights, cache_dir, data_root) -> scorebench.metrics.extractors.PreparedExtractor``
-whose ``fidelity_name`` is a class registered in torch-fidelity's feature-extractor
-registry. Point metrics (``meta["type"] == "point-metric"``): ``factory(samples, reference,
-**params) -> dict``.
+Which metrics apply is read from the metric components' ``meta`` (``kinds``, ``needs``;
+:class:`scorebench.api.SampleMetric`) and the dataset's ``kind`` and ``extractor``: this
+module names no metric and no dataset. The record format is documented in
+``docs/results-format.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scorebench.api import IMAGES, POINTS, kind_of
 from scorebench.checks import integer
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
@@ -103,7 +100,23 @@ def _load_dataset(
     reference_split = split or getattr(ds, "reference_split", "train")
     if reference_split != (split or "train"):
         ds = factory(data_root, reference_split, **params)
+    _check_kind(ds, dataset)
     return ds, reference_split
+
+
+def _check_kind(ds: Any, dataset: str) -> None:
+    """A dataset declares its kind (scorebench.api.Dataset), and its items have that shape."""
+    kind, shape = getattr(ds, "kind", None), tuple(getattr(ds, "shape", ()) or ())
+    if kind not in (IMAGES, POINTS):
+        raise ConfigError(
+            f"dataset {dataset!r} declares kind {kind!r}; a dataset sets kind to "
+            f"{IMAGES!r} or {POINTS!r} (see scorebench.api.Dataset)"
+        )
+    if kind_of(shape) != kind:
+        raise ConfigError(
+            f"dataset {dataset!r} declares kind {kind!r} but its items have shape {shape}: "
+            "images are (C, H, W), points (D,)"
+        )
 
 
 def _data_identity(ds: Any) -> str | None:
@@ -120,24 +133,22 @@ def _data_identity(ds: Any) -> str | None:
 
 
 def _reference_dataset(
-    dataset: str, data_root: Any, split: str | None, params: dict, sample_shape, *, images: bool
+    dataset: str, data_root: Any, split: str | None, params: dict, sample_shape, kind: str
 ) -> tuple[Any, str]:
     """The reference dataset and its split, checked against the samples' kind and shape."""
     ds, reference_split = _load_dataset(dataset, data_root, split, params)
-    shape = tuple(getattr(ds, "shape", ()) or ())
-    if images and len(shape) != 3:
+    if ds.kind != kind:
         raise ConfigError(
-            f"dataset {dataset!r} holds points, not images; use evaluate_points (or "
+            f"dataset {dataset!r} holds {ds.kind}, not {kind}; use evaluate_{ds.kind} (or "
             "`scorebench eval` picks it for you)"
         )
-    if not images and len(shape) != 1:
-        raise ConfigError(f"dataset {dataset!r} holds images, not points; use evaluate_images")
-    if images and tuple(sample_shape) != shape:
+    shape = tuple(ds.shape)
+    if tuple(sample_shape) != shape and kind == IMAGES:
         raise ConfigError(
             f"samples have shape {tuple(sample_shape)} but {dataset!r} images are {shape}; "
             "sample at the dataset's resolution (or pass dataset_params, e.g. image_size)"
         )
-    if not images and tuple(sample_shape) != shape:
+    if tuple(sample_shape) != shape:
         raise ConfigError(
             f"samples must be points (N, {shape[0]}) for {dataset!r}, "
             f"got (N, {', '.join(map(str, sample_shape))})"
@@ -160,16 +171,97 @@ def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
     return indices, count, f"randperm(n, seed={REFERENCE_SUBSET_SEED})[:{count}]"
 
 
-def extractor_spec(name: str, dataset: str) -> Any:
-    """The feature-extractor spec ``name`` (``auto``: digits-cnn for digits, else Inception)."""
+def extractor_spec(name: str, ds: Any = None) -> Any:
+    """The feature-extractor spec ``name`` (``auto``: the one dataset ``ds`` names)."""
     from scorebench.plugins import registry
 
     if name == "auto":
-        name = "digits-cnn" if dataset == "digits" else "inception-v3"
+        name = getattr(ds, "extractor", None)
+        if not name:
+            raise ConfigError(
+                f"dataset {ds.name!r} names no feature extractor; set eval.extractor (see "
+                "`scorebench list metrics`)"
+            )
     component = registry("metrics").get(name)
     if component.meta.get("type") != "feature-extractor":
         raise ConfigError(f"metric component {name!r} is not a feature extractor")
     return component.load()()
+
+
+#: The metric component types an evaluation computes (the others are feature networks).
+FEATURE_METRIC, SAMPLE_METRIC = "feature-metric", "sample-metric"
+
+
+def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The (feature, sample) metrics of ``requested`` that measure ``ds`` (None: every
+    registered metric that applies to it), in registration order. A name that is not a
+    metric, measures another kind of data or needs what the dataset lacks is an error."""
+    from scorebench.plugins import registry
+
+    metrics = [
+        c for c in registry("metrics") if c.meta.get("type") in (FEATURE_METRIC, SAMPLE_METRIC)
+    ]
+    applies = {c.name: c for c in metrics if _applies(c, ds)}
+    if requested is None:
+        chosen = list(applies)
+    else:
+        requested = [requested] if isinstance(requested, str) else list(requested)
+        if not requested:
+            raise ConfigError("no metric named: name at least one (or none: all that apply)")
+        for name in requested:
+            if name not in applies:
+                raise ConfigError(_why_not(name, {c.name: c for c in metrics}, applies, ds))
+        chosen = [name for name in applies if name in requested]
+    by_type = {
+        t: tuple(n for n in chosen if applies[n].meta["type"] == t)
+        for t in (FEATURE_METRIC, SAMPLE_METRIC)
+    }
+    return by_type[FEATURE_METRIC], by_type[SAMPLE_METRIC]
+
+
+def ranking_metric(config: Any) -> tuple[str, str, bool]:
+    """The metric that ranks a run config's evaluations, as tables rank them (the first
+    column: the lowest ``meta["order"]``): (its name, its value's key, lower is better)."""
+    from scorebench.plugins import registry
+
+    ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
+    features, sample = choose_metrics(config.eval.metrics, ds)
+    chosen = [registry("metrics").get(name) for name in (*features, *sample)]
+    first = min(chosen, key=lambda c: c.meta.get("order", 100))
+    key, (_, better) = next(iter(first.meta["values"].items()))
+    return first.name, key, better == "lower"
+
+
+def _applies(component: Any, ds: Any) -> bool:
+    needs = component.meta.get("needs")
+    has = needs is None or getattr(ds, needs, None) is not None
+    return ds.kind in component.meta.get("kinds", ()) and has
+
+
+def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
+    allowed = f"metrics for {ds.name!r}: {', '.join(applies) or '(none)'}"
+    component = metrics.get(name)
+    if component is None:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(applies), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown {ds.kind[:-1]} metric {name!r}.{hint} The {allowed}"
+    if ds.kind not in component.meta.get("kinds", ()):
+        kinds = " and ".join(component.meta.get("kinds", ())) or "nothing"
+        return f"metric {name!r} measures {kinds}; {ds.name!r} holds {ds.kind}. The {allowed}"
+    return (
+        f"metric {name!r} needs the dataset's {component.meta['needs']}, which {ds.name!r} "
+        f"does not have. The {allowed}"
+    )
+
+
+def _sample_metrics(names: tuple[str, ...], ds: Any, seed: int) -> dict[str, Any]:
+    """The sample-metric objects by name, and their protocol settings."""
+    from scorebench.plugins import load
+
+    made = {name: load("metrics", name)() for name in names}
+    return {name: (metric, metric.settings(ds, seed)) for name, metric in made.items()}
 
 
 @dataclass
@@ -200,7 +292,7 @@ def plan_images(
     data_root: str | Path | None = None,
     split: str | None = None,
     extractor: str = "auto",
-    metrics: tuple[str, ...] = ("isc", "fid", "kid", "prc"),
+    metrics: tuple[str, ...] | None = None,
     reference_count: int | None = None,
     inception_weights: str | Path | None = None,
     device: str = "cpu",
@@ -212,28 +304,28 @@ def plan_images(
     """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`)."""
     from scorebench.metrics import engine
 
-    metrics = engine.validate_metrics(metrics)
     integer("batch_size", batch_size, 1)
     integer("seed", seed, 0)
     if n < 2:
         raise ConfigError(f"need at least 2 samples to evaluate, got {n}")
-    if cross_check and "fid" not in metrics:
-        raise ConfigError("cross_check compares FID: include 'fid' in metrics")
     params = dict(dataset_params or {})
     ds, reference_split = _reference_dataset(
-        dataset, data_root, split, params, sample_shape, images=True
+        dataset, data_root, split, params, sample_shape, IMAGES
     )
-    spec = extractor_spec(extractor, dataset)
+    features, sample = choose_metrics(metrics, ds)
+    features = engine.in_order(features)
+    if cross_check and engine.CROSS_CHECKED not in features:
+        raise ConfigError(
+            f"cross_check compares {engine.CROSS_CHECKED}: include {engine.CROSS_CHECKED!r} "
+            "in metrics"
+        )
+    spec = extractor_spec(extractor, ds)
     weights = inception_weights if getattr(spec, "accepts_inception_weights", False) else None
     prepared = spec.prepare(weights=weights, cache_dir=cache_dir(), data_root=data_root)
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    if "prc" in metrics and min(n, m) < 4:
-        raise ConfigError(
-            f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
-            f"images, got {n} and {m}"
-        )
     reference = _image_reference(dataset, params, reference_split, ds, m, subset_rule, prepared)
-    protocol = _image_protocol(n, sample_shape, seed, metrics, prepared, ds, reference)
+    sample_metrics = _sample_metrics(sample, ds, seed)
+    protocol = _image_protocol(n, sample_shape, seed, features, sample_metrics, prepared, reference)
     m = m if protocol["reference"] else 0
     evaluation = _ImageEvaluation(
         protocol,
@@ -246,6 +338,7 @@ def plan_images(
         device,
         batch_size,
         cross_check,
+        {name: metric for name, (metric, _) in sample_metrics.items()},
     )
     return Plan(protocol, evaluation)
 
@@ -268,23 +361,24 @@ def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> di
     }
 
 
-def _image_protocol(n, sample_shape, seed, metrics, prepared, ds, reference) -> dict[str, Any]:
+def _image_protocol(
+    n, sample_shape, seed, features, sample_metrics, prepared, reference
+) -> dict[str, Any]:
     from scorebench.metrics import engine
 
-    settings = engine.metric_settings(metrics, n, reference["n_reference"])
-    if callable(getattr(ds, "log_likelihood", None)):
-        settings["log_likelihood"] = _LOG_LIKELIHOOD
+    settings = engine.metric_settings(features, n, reference["n_reference"])
+    settings.update({name: s for name, (_, s) in sample_metrics.items()})
     return {
         "version": PROTOCOL_VERSION,
-        "kind": "images",
+        "kind": IMAGES,
         "engine": f"torch-fidelity {_versions()['torch-fidelity']}",
-        "metrics": list(metrics),
+        "metrics": [*features, *sample_metrics],
         "settings": settings,
-        "layers": {k: prepared.layers[k] for k in metrics},
+        "layers": {k: prepared.layers[k] for k in features},
         "n_samples": n,
         "sample_shape": list(sample_shape),
         "seed": seed,
-        "reference": reference if set(metrics) - {"isc"} else None,
+        "reference": reference if engine.needs_reference(features) else None,
         "extractor": prepared.protocol,
         "quantization": engine.QUANTIZATION,
     }
@@ -304,6 +398,7 @@ class _ImageEvaluation:
     device: str
     batch_size: int
     cross_check: bool  # also FID with torchmetrics
+    sample_metrics: dict[str, Any]
 
     def reference_images(self) -> Any:
         from scorebench.metrics import engine
@@ -314,7 +409,6 @@ class _ImageEvaluation:
         import torch
 
         from scorebench.metrics import engine
-        from scorebench.plugins import load
 
         p = self.protocol
         x = _check_images(samples)
@@ -331,18 +425,22 @@ class _ImageEvaluation:
                 device=self.device,
                 batch_size=self.batch_size,
             )
-        values = engine.compute_metrics(
-            self.prepared,
-            x,
-            reference,
-            metrics=tuple(p["metrics"]),
-            settings=p["settings"],
-            seed=p["seed"],
-            device=self.device,
-            batch_size=self.batch_size,
+        features = tuple(p["layers"])
+        values = (
+            engine.compute_metrics(
+                self.prepared,
+                x,
+                reference,
+                metrics=features,
+                settings=p["settings"],
+                seed=p["seed"],
+                device=self.device,
+                batch_size=self.batch_size,
+            )
+            if features
+            else {}
         )
-        if "log_likelihood" in p["settings"]:
-            values.update(load("metrics", "log-likelihood")(x, self.ds))
+        values.update(_sample_values(self.sample_metrics, x, self._reference, self.ds, p["seed"]))
         record = _record(p, values, self.dataset, self.split, self.n_reference)
         record["extractor"] = self.prepared.name
         binary = p["reference"] is not None
@@ -350,8 +448,15 @@ class _ImageEvaluation:
         versions = _versions()
         record["environment"] = {"device": str(torch.device(self.device)), "versions": versions}
         if self.cross_check:
-            record["cross_check"] = self._cross_check(x, values["fid"], versions)
+            tf = values[engine.CROSS_CHECKED]
+            record["cross_check"] = self._cross_check(x, tf, versions)
         return record
+
+    def _reference(self) -> Any:
+        import torch
+
+        images = self.reference_images()
+        return torch.stack([images[i] for i in range(len(images))])
 
     def _cross_check(self, x: Any, tf: float, versions: dict[str, str]) -> dict[str, Any]:
         from scorebench.metrics import engine
@@ -393,8 +498,9 @@ def evaluate_images(samples: Any, **options: Any) -> dict[str, Any]:
 
     ``samples``: uint8 ``(N, C, H, W)`` or float in [0, 1] (quantised to uint8 as
     ``round(x * 255)``, exactly like the reference). Options (keyword-only, see
-    :func:`plan_images`): ``dataset``; ``extractor``: ``"auto"`` (digits-cnn for ``digits``,
-    inception-v3 otherwise) or a registered feature extractor; ``metrics``;
+    :func:`plan_images`): ``dataset``; ``extractor``: ``"auto"`` (the dataset's
+    ``extractor``) or a registered feature extractor; ``metrics`` (None: every metric that
+    applies);
     ``reference_count``: a fixed random subset of the split (default: all of it);
     ``inception_weights``: path of ``weights-inception-2015-12-05-6726825d.pth`` (else
     ``$SCOREBENCH_INCEPTION_WEIGHTS``, the cache, a download); ``seed``: IS shuffling and
@@ -408,23 +514,6 @@ def evaluate_images(samples: Any, **options: Any) -> dict[str, Any]:
     return plan_images(len(x), tuple(x.shape[1:]), **options).run(x)
 
 
-#: A reference dataset that knows its exact density (an oracle) adds this metric.
-_LOG_LIKELIHOOD = {
-    "density": "the oracle's exact log density of the data (sigma = 0)",
-    "of": "the samples as stored (images: uint8 / 255)",
-    "reduction": "mean over samples",
-}
-
-
-def _mixture_for(dataset: str, ds: Any) -> Any:
-    mixture = getattr(ds, "mixture", None)
-    if mixture is None and dataset == "toy-gmm":
-        from scorebench.data.toys import TOY_GMM
-
-        mixture = TOY_GMM
-    return mixture
-
-
 def plan_points(
     n: int,
     sample_shape: tuple[int, ...],
@@ -432,6 +521,7 @@ def plan_points(
     dataset: str,
     data_root: str | Path | None = None,
     split: str | None = None,
+    metrics: tuple[str, ...] | None = None,
     reference_count: int | None = None,
     seed: int = 0,
     dataset_params: Mapping[str, Any] | None = None,
@@ -440,16 +530,17 @@ def plan_points(
     integer("seed", seed, 0)
     params = dict(dataset_params or {})
     ds, reference_split = _reference_dataset(
-        dataset, data_root, split, params, sample_shape, images=False
+        dataset, data_root, split, params, sample_shape, POINTS
     )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    settings = _point_settings(seed, _mixture_for(dataset, ds), ds)
+    features, sample = choose_metrics(metrics, ds)  # points have no feature metrics
+    sample_metrics = _sample_metrics(sample, ds, seed)
     protocol = {
         "version": PROTOCOL_VERSION,
-        "kind": "points",
-        "engine": "scorebench.metrics.points",
-        "metrics": sorted(settings),
-        "settings": settings,
+        "kind": POINTS,
+        "engine": "scorebench sample metrics",
+        "metrics": list(sample),
+        "settings": {name: s for name, (_, s) in sample_metrics.items()},
         "n_samples": n,
         "seed": seed,
         "reference": {
@@ -460,35 +551,22 @@ def plan_points(
             "reference_subset": subset_rule,
         },
     }
-    return Plan(protocol, _PointEvaluation(protocol, ds, indices, tuple(sample_shape)))
+    metrics_made = {name: metric for name, (metric, _) in sample_metrics.items()}
+    evaluation = _PointEvaluation(protocol, ds, indices, tuple(sample_shape), metrics_made)
+    return Plan(protocol, evaluation)
 
 
-def _point_settings(seed: int, mixture: Any, ds: Any) -> dict[str, Any]:
-    from scorebench.metrics import points
+def _sample_values(
+    metrics: dict[str, Any], x: Any, reference: Callable[[], Any], ds: Any, seed: int
+) -> dict[str, Any]:
+    """The values of the sample metrics; the reference items are read once, if asked for."""
+    import functools
 
-    settings: dict[str, Any] = {
-        "swd": {
-            "p": 2,
-            "projections": points.SWD_PROJECTIONS,
-            "directions": f"normal(seed={seed}) normalised",
-            "quantile_levels": "(i + 0.5) / max(n, m), linear interpolation",
-        },
-        "mmd": {
-            "kernel": "gaussian exp(-|x-y|^2 / (2 bandwidth^2))",
-            "bandwidth": points.MMD_BANDWIDTH,
-            "estimator": "unbiased (U-statistic within sets)",
-        },
-    }
-    if mixture is not None:
-        settings["mode_weights"] = {
-            "means": [list(map(float, mu)) for mu in mixture.means],
-            "weights": [float(w) for w in mixture.weights],
-            "assignment": "nearest mean (Euclidean)",
-            "error": "max_k |fraction_k - weight_k|",
-        }
-    if callable(getattr(ds, "log_likelihood", None)):
-        settings["log_likelihood"] = _LOG_LIKELIHOOD
-    return settings
+    reference = functools.cache(reference)
+    values: dict[str, Any] = {}
+    for metric in metrics.values():
+        values.update(metric(x, reference=reference, dataset=ds, seed=seed))
+    return values
 
 
 @dataclass
@@ -499,6 +577,7 @@ class _PointEvaluation:
     ds: Any
     indices: Any
     sample_shape: tuple[int, ...]
+    metrics: dict[str, Any]
 
     def reference_points(self) -> Any:
         import torch
@@ -510,31 +589,13 @@ class _PointEvaluation:
         return torch.stack([ds[i] for i in idx])
 
     def __call__(self, samples: Any) -> dict[str, Any]:
-        import torch
-
-        from scorebench.metrics import points
-        from scorebench.plugins import load
-
         p, x = self.protocol, _as_points(samples)
-        n, settings = p["n_samples"], p["settings"]
+        n = p["n_samples"]
         if tuple(x.shape) != (n, *self.sample_shape):
             raise ConfigError(
                 f"planned {n} points of dimension {self.sample_shape}, got {tuple(x.shape)}"
             )
-        reference = self.reference_points()
-        generator = torch.Generator().manual_seed(p["seed"])
-        values: dict[str, Any] = {}
-        values.update(load("metrics", "swd")(x, reference, generator=generator))
-        values.update(load("metrics", "mmd")(x, reference, bandwidth=points.MMD_BANDWIDTH))
-        if "mode_weights" in settings:
-            mode = settings["mode_weights"]
-            values.update(
-                load("metrics", "mode-weights")(
-                    x, reference, means=mode["means"], weights=mode["weights"]
-                )
-            )
-        if "log_likelihood" in settings:
-            values.update(load("metrics", "log-likelihood")(x, self.ds))
+        values = _sample_values(self.metrics, x, self.reference_points, self.ds, p["seed"])
         ref = p["reference"]
         record = _record(p, values, ref["dataset"], ref["split"], ref["n_reference"])
         record["environment"] = {"device": "cpu", "versions": _versions()}
@@ -553,44 +614,32 @@ def _as_points(samples: Any) -> Any:
 
 
 def evaluate_points(samples: Any, **options: Any) -> dict[str, Any]:
-    """Sliced Wasserstein distance, Gaussian-kernel MMD^2 and (for a dataset with a known
-    mixture, such as ``toy-gmm``) per-mode weight error of point ``samples`` (N, D) against
-    a dataset split. Options as :func:`plan_points`. Same record shape as
-    :func:`evaluate_images`."""
+    """The sample metrics of point ``samples`` (N, D) against a dataset split: by default
+    every one that applies (sliced Wasserstein distance, Gaussian-kernel MMD^2, and per-mode
+    weight error where the dataset knows its mixture). Options as :func:`plan_points`. Same
+    record shape as :func:`evaluate_images`."""
     x = _as_points(samples)
     return plan_points(len(x), tuple(x.shape[1:]), **options).run(x)
 
 
-#: What a point-set evaluation can report (``eval.metrics`` names a subset of these).
-POINT_METRICS = ("swd", "mmd", "mode_weights", "log_likelihood")
-
-
-def check_eval_config(config: Any, sample_shape: tuple[int, ...]) -> None:
+def check_eval_config(config: Any) -> None:
     """The ``eval.*`` values of ``config`` fit its data, checked before any training or
-    sampling: metric and extractor names for the data's kind, then the split and the
-    reference count against the reference data."""
-    _check_eval_names(config, sample_shape)
+    sampling: metric and extractor names for the data's kind, the split and the reference
+    count."""
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
+    try:
+        choose_metrics(config.eval.metrics, ds)
+    except ConfigError as exc:
+        raise ConfigError(f"eval.metrics: {exc}") from exc
+    if ds.kind == IMAGES:
+        extractor_spec(config.eval.extractor, ds)
+    _no_extractor_for_points(config, ds.kind)
     _reference_indices(len(ds), config.eval.reference_count)
 
 
-def _check_eval_names(config: Any, sample_shape: tuple[int, ...]) -> None:
-    """Metric and extractor names for the data's kind (no data read)."""
-    if len(sample_shape) == 3:
-        from scorebench.metrics import engine
-
-        engine.validate_metrics(tuple(config.eval.metrics or engine.METRICS))
-        if config.eval.extractor != "auto":
-            extractor_spec(config.eval.extractor, config.data.name)
-    else:
-        unknown = [m for m in config.eval.metrics or () if m not in POINT_METRICS]
-        if unknown:
-            raise ConfigError(
-                f"eval.metrics: {unknown} are not point-set metrics; choose from "
-                f"{', '.join(POINT_METRICS)}"
-            )
-        if config.eval.extractor != "auto":
-            raise ConfigError("eval.extractor: point datasets use no feature extractor; use auto")
+def _no_extractor_for_points(config: Any, kind: str) -> None:
+    if kind == POINTS and config.eval.extractor != "auto":
+        raise ConfigError("eval.extractor: points use no feature extractor; use auto")
 
 
 def reference_images(config: Any) -> Any:
@@ -601,11 +650,10 @@ def reference_images(config: Any) -> Any:
     ds, _ = _load_dataset(
         config.data.name, config.data.root, config.eval.split, dict(config.data.params)
     )
-    shape = tuple(getattr(ds, "shape", ()) or ())
-    if len(shape) != 3:
-        raise ConfigError(f"dataset {config.data.name!r} holds points, not images")
+    if ds.kind != IMAGES:
+        raise ConfigError(f"dataset {config.data.name!r} holds {ds.kind}, not images")
     indices, _, _ = _reference_indices(len(ds), config.eval.reference_count)
-    return engine.ReferenceSubset(ds, indices, shape[0])
+    return engine.ReferenceSubset(ds, indices, ds.shape[0])
 
 
 def plan_config(
@@ -620,24 +668,23 @@ def plan_config(
 ) -> Plan:
     """The evaluation a run config names (dataset, its parameters, split, reference count,
     extractor, metrics, seed) for ``n`` samples of ``sample_shape``: images through
-    :func:`plan_images`, points through :func:`plan_points`."""
-    _check_eval_names(config, sample_shape)  # the plans check split and count on the data
+    :func:`plan_images`, points through :func:`plan_points`; ``metrics`` (default: the
+    config's ``eval.metrics``)."""
     common = dict(
         dataset=config.data.name,
         data_root=config.data.root,
         split=config.eval.split,
+        metrics=metrics or config.eval.metrics,
         reference_count=config.eval.reference_count,
         seed=config.eval.seed,
         dataset_params=config.data.params,
     )
-    if len(sample_shape) == 3:
-        from scorebench.metrics import engine
-
+    _no_extractor_for_points(config, kind_of(sample_shape))
+    if kind_of(sample_shape) == IMAGES:
         return plan_images(
             n,
             tuple(sample_shape),
             extractor=config.eval.extractor,
-            metrics=metrics or tuple(config.eval.metrics or engine.METRICS),
             inception_weights=inception_weights,
             device=device,
             cross_check=cross_check,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from scorebench.api import IMAGES, kind_of
 from scorebench.config import RunConfig
 from scorebench.errors import ScorebenchError
 from scorebench.files import atomic_write, read_json
@@ -81,9 +82,9 @@ def draw(
     return out.float(), counted.nfe
 
 
-def to_storage(samples: torch.Tensor, is_image: bool) -> np.ndarray:
+def to_storage(samples: torch.Tensor) -> np.ndarray:
     """Images as uint8 (what metrics see), points as float32."""
-    if is_image:
+    if kind_of(samples.shape[1:]) == IMAGES:
         return (samples.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     return samples.cpu().numpy().astype(np.float32)
 
@@ -190,7 +191,7 @@ def draw_shard(
             f"sampler {model.config.sample.sampler.name!r} produced NaN or infinite values "
             f"(shard {k}): it diverged; nothing was stored. Try a smaller step size."
         )
-    return to_storage(samples, len(model.shape) == 3), nfe
+    return to_storage(samples), nfe
 
 
 def shard_count(n: int, batch: int) -> int:
@@ -205,7 +206,7 @@ def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> 
 
 def save_grid(samples: torch.Tensor, path: Path) -> None:
     """A PNG grid of image samples (torchvision), or a scatter plot of 2-D points."""
-    if samples.ndim == 4:
+    if kind_of(samples.shape[1:]) == IMAGES:
         from torchvision.utils import make_grid, save_image
 
         grid = make_grid(samples.float().clamp(0, 1), nrow=int(len(samples) ** 0.5), padding=1)

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from scorebench import distributed
+from scorebench.api import IMAGES, kind_of
 from scorebench.components import (
     autocast,
     build_dataset,
@@ -424,7 +425,7 @@ def train_step(
 
     ``model`` is what runs the forward pass (maybe DDP- or compile-wrapped), ``network``
     the plain module whose parameters are clipped and averaged."""
-    if x.ndim == 4:
+    if kind_of(x.shape[1:]) == IMAGES:
         from scorebench.data.transforms import preprocess
 
         x = preprocess(
@@ -511,17 +512,10 @@ def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> N
     parts.network.eval()
     score = network_score(parts.network, parts.sigmas, config, device)
     shape = parts.shape
-    n = config.train.grid_size if len(shape) == 3 else max(config.train.grid_size, 1000)
+    n = config.train.grid_size if kind_of(shape) == IMAGES else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
     samples, _ = draw(score, build_sampler(config), config, parts.sigmas, shape, n, generator)
     save_grid(samples, run.grid_path(step))
-
-
-def is_trained(run: RunDir, config: RunConfig) -> bool:
-    """Training is done: an intact checkpoint at or past ``train.steps`` and its final grid
-    (a run killed between the two is finished by ``train``)."""
-    steps = run.intact_checkpoint_steps()
-    return bool(steps) and steps[-1] >= config.train.steps and run.grid_path(steps[-1]).is_file()
 
 
 def truncate_metrics(run: RunDir, step: int) -> None:

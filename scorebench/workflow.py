@@ -61,7 +61,7 @@ def sample_stage(
     from scorebench.runs import locked
 
     cell = make_cell(run, overrides)
-    check_eval_config(cell.config, cell.shape)  # drawn to be evaluated: a bad eval.* fails now
+    check_eval_config(cell.config)  # drawn to be evaluated: a bad eval.* fails now
     with (
         locked(run, "sample"),
         distributed.session(device or cell.config.runtime.device) as (dist, dev),
@@ -199,8 +199,9 @@ def run_pipeline(
 def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[str, Any]:
     import time
 
+    from scorebench import done
     from scorebench.plugins import registry
-    from scorebench.train import is_trained, train
+    from scorebench.train import train
 
     timings: dict[str, float | None] = {}  # seconds per stage; None: skipped as done
     start = time.perf_counter()
@@ -210,7 +211,7 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
         timings[stage] = None if skipped else round(time.perf_counter() - start, 1)
         start = time.perf_counter()
 
-    if is_trained(run, config):
+    if done.trained(run, config):
         run.prepare(config, argv=argv)  # same checks as training: refuses a changed config
         log(f"train: done (checkpoint at step {run.intact_checkpoint_steps()[-1]}), skipped")
         lap("train", skipped=True)
@@ -242,13 +243,13 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
 
 
 def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print) -> dict[str, Any]:
-    """The paper's checkpoint selection: every ``eval.select_every`` steps, FID (images) or
-    sliced Wasserstein distance (points) on ``eval.select_n`` samples; the best step is
-    written to ``selection.json`` for ``sample.checkpoint=best``."""
-    import json
+    """The paper's checkpoint selection: every ``eval.select_every`` steps, the metric that
+    ranks the run's tables (FID for images, as in the paper) on ``eval.select_n`` samples;
+    the best step is written to ``selection.json`` for ``sample.checkpoint=best``."""
 
+    from scorebench.done import read_derived
     from scorebench.evals import sampler_component
-    from scorebench.evaluate import evaluate_config
+    from scorebench.evaluate import evaluate_config, ranking_metric
     from scorebench.files import atomic_write_json
     from scorebench.sample import draw_many, load_model
 
@@ -256,29 +257,26 @@ def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print
     every, n = config.eval.select_every, config.eval.select_n
     steps = [s for s in run.intact_checkpoint_steps() if s % every == 0 or s == config.train.steps]
     path = run.selection
-    try:  # derived: a damaged file is redone
-        done = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        done = {}
-    if not isinstance(done, dict) or done.get("n") != n or not isinstance(done.get("values"), dict):
+    done = read_derived(path)  # a damaged file is redone
+    name, metric, lower = ranking_metric(config)
+    same = isinstance(done, dict) and (done.get("n"), done.get("metric")) == (n, metric)
+    if not same or not isinstance(done.get("values"), dict):
         done = {"values": {}}
     device = distributed.resolve_device(config.runtime.device, distributed.Dist())
     sampler = sampler_component(config)[1]
-    metric = done.get("metric")
     for step in (s for s in steps if str(s) not in done["values"]):
         model = load_model(run, device, step)
-        metric = "fid" if len(model.shape) == 3 else "swd"
         samples = draw_many(model, sampler, n, device)
         record = evaluate_config(
             samples,
             config,
-            metrics=("fid",),
+            metrics=(name,),
             device=str(device),
             inception_weights=inception_weights,
         )
         done["values"][str(step)] = record["metrics"][metric]
         log(f"select: step {step}: {metric} {record['metrics'][metric]:.4g} (n={n})")
-    best = min(done["values"], key=done["values"].get)
+    best = (min if lower else max)(done["values"], key=done["values"].get)
     selection = {"metric": metric, "n": n, "values": done["values"], "best_step": int(best)}
     atomic_write_json(path, selection)
     return selection

@@ -4,6 +4,8 @@ Every dataset object has the attributes
 
 * ``name``: the registered name (``"cifar10"``);
 * ``split``: ``"train"`` or ``"test"``;
+* ``kind``: ``"images"`` or ``"points"``;
+* ``extractor``: images only, the feature network their metrics use by default;
 * ``shape``: one item's shape, ``(C, H, W)`` for images, ``(D,)`` for points;
 * ``channels``: ``C`` for images, ``None`` for points;
 * ``reference_split``: the split whose statistics metrics compare samples against;
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from scorebench.api import kind_of
 from scorebench.checks import integer
 from scorebench.errors import ConfigError, DataUnavailableError
 
@@ -58,6 +61,7 @@ class TensorDataset(Dataset):
         *,
         targets: torch.Tensor | None = None,
         reference_split: str = "train",
+        extractor: str = "inception-v3",
     ) -> None:
         if data.dtype not in (torch.uint8, torch.float32):
             raise TypeError(f"{name}: data must be uint8 or float32, got {data.dtype}")
@@ -69,7 +73,9 @@ class TensorDataset(Dataset):
         self.targets = targets
         self.reference_split = reference_split
         self.shape: tuple[int, ...] = tuple(data.shape[1:])
-        self.channels: int | None = self.shape[0] if len(self.shape) == 3 else None
+        self.kind = kind_of(self.shape)
+        self.channels: int | None = self.shape[0] if self.kind == "images" else None
+        self.extractor: str | None = extractor if self.kind == "images" else None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -102,6 +108,7 @@ class ImageFileDataset(Dataset):
         self.name, self.split, self.files = name, split, files
         self.channels, self.image_size = channels, image_size
         self.shape: tuple[int, ...] = (channels, image_size, image_size)
+        self.kind, self.extractor = "images", "inception-v3"
         self.reference_split = "train"
         self.targets: torch.Tensor | None = None
 

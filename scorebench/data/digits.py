@@ -61,4 +61,6 @@ def digits(
             align_corners=False,
             antialias=False,
         ).clamp_(0.0, 1.0)
-    return TensorDataset("digits", split, images, targets=labels, reference_split="train")
+    return TensorDataset(
+        "digits", split, images, targets=labels, reference_split="train", extractor="digits-cnn"
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from scorebench.api import IMAGES, POINTS, kind_of
 from scorebench.data.base import TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError
 
@@ -45,10 +46,10 @@ def oracle(
     shape = sample_shape(truth)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + _SPLIT_STREAM[split])
     data = truth.sample(n, generator).to(torch.float32).reshape(n, *shape)
-    if len(shape) == 3:
+    if kind_of(shape) == IMAGES:
         data = data.clamp(0, 1)
     ds = TensorDataset("oracle", split, data.contiguous())
-    if len(shape) == 1 and hasattr(truth, "means") and hasattr(truth, "weights"):
+    if kind_of(shape) == POINTS and hasattr(truth, "means") and hasattr(truth, "weights"):
         ds.mixture = truth
     if callable(getattr(truth, "log_prob", None)):
         ds.log_likelihood = lambda x: truth.log_prob(x.to(torch.float64).reshape(len(x), *shape))

@@ -29,6 +29,7 @@ from scorebench.errors import ConfigError
 from scorebench.files import atomic_write, atomic_write_json
 from scorebench.metrics.extractors import PreparedExtractor
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
+from scorebench.plugins import load
 
 #: Seed of the permutation that picks a reference subset (fixed: the subset is part of the
 #: protocol, not of one evaluation's randomness).
@@ -45,8 +46,27 @@ RESULT_KEYS = {
     "recall": "recall",
     "f_score": "f_score",
 }
-METRICS = ("isc", "fid", "kid", "prc")
 QUANTIZATION = "uint8 = round(clamp(x, 0, 1) * 255)"
+#: The feature metrics this engine computes, in torch-fidelity's order (a protocol lists them so).
+FEATURE_METRICS = ("isc", "fid", "kid", "prc")
+#: The metric the torchmetrics cross-check recomputes.
+CROSS_CHECKED = "fid"
+
+
+def in_order(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """Feature metrics in the engine's order; one it does not compute is an error."""
+    unknown = [m for m in metrics if m not in FEATURE_METRICS]
+    if unknown:
+        raise ConfigError(
+            f"feature metric(s) {unknown} are registered but torch-fidelity's engine computes "
+            f"only {', '.join(FEATURE_METRICS)}; register a sample metric instead"
+        )
+    return tuple(m for m in FEATURE_METRICS if m in metrics)
+
+
+def needs_reference(metrics: tuple[str, ...]) -> bool:
+    """Whether the metrics compare with reference features (the Inception score does not)."""
+    return bool(set(metrics) - {"isc"})
 
 
 def to_uint8(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -230,20 +250,13 @@ def metric_settings(metrics: tuple[str, ...], n: int, m: int) -> dict[str, Any]:
             "estimator": "unbiased",
         }
     if "prc" in metrics:
+        if min(n, m) < 4:
+            raise ConfigError(
+                f"precision/recall (k=3 neighbours) needs >= 4 samples and reference "
+                f"images, got {n} and {m}"
+            )
         settings["prc"] = {"neighborhood": 3, "convention": "input1=samples, input2=reference"}
     return settings
-
-
-def validate_metrics(metrics: Any) -> tuple[str, ...]:
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(metrics)
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown or not metrics:
-        raise ConfigError(
-            f"unknown image metric(s) {unknown or metrics!r}; choose from {', '.join(METRICS)}"
-        )
-    return tuple(m for m in METRICS if m in metrics)  # canonical order
 
 
 def compute_metrics(
@@ -269,21 +282,21 @@ def compute_metrics(
     )
     raw: dict[str, Any] = {}
     for metric in metrics:
-        compute = _METRIC_FUNCTIONS[metric]
+        compute = load("metrics", metric)
         raw.update(compute(features[layer[metric]], reference, layer[metric], settings, seed))
     return {RESULT_KEYS[k]: float(v) for k, v in raw.items() if k in RESULT_KEYS}
 
 
-# One per metric: (sample features, reference arrays, layer, settings, seed) -> raw results,
-# with the arguments torch-fidelity's calculate_metrics passes.
-def _isc(features, reference, layer, settings, seed) -> dict[str, Any]:
+# The registered feature metrics (scorebench.api.FeatureMetric): (sample features, reference
+# arrays, layer, settings, seed) -> raw results, as torch-fidelity's calculate_metrics passes.
+def isc_metric(features, reference, layer, settings, seed) -> dict[str, Any]:
     from torch_fidelity.metric_isc import isc_features_to_metric
 
     isc = settings["isc"]
     return isc_features_to_metric(features, isc["splits"], isc["shuffle"], seed)
 
 
-def _fid(features, reference, layer, settings, seed) -> dict[str, Any]:
+def fid_metric(features, reference, layer, settings, seed) -> dict[str, Any]:
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
     ref_stats = {"mu": reference["fid-mu"], "sigma": reference["fid-sigma"]}
@@ -291,7 +304,7 @@ def _fid(features, reference, layer, settings, seed) -> dict[str, Any]:
     return fid_statistics_to_metric(stats, ref_stats, verbose=False)
 
 
-def _kid(features, reference, layer, settings, seed) -> dict[str, Any]:
+def kid_metric(features, reference, layer, settings, seed) -> dict[str, Any]:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     return kid_features_to_metric(
@@ -304,7 +317,7 @@ def _kid(features, reference, layer, settings, seed) -> dict[str, Any]:
     )
 
 
-def _prc(features, reference, layer, settings, seed) -> dict[str, Any]:
+def prc_metric(features, reference, layer, settings, seed) -> dict[str, Any]:
     from torch_fidelity.metric_prc import prc_features_to_metric
 
     return prc_features_to_metric(
@@ -314,9 +327,6 @@ def _prc(features, reference, layer, settings, seed) -> dict[str, Any]:
         save_cpu_ram=True,
         verbose=False,
     )
-
-
-_METRIC_FUNCTIONS = {"isc": _isc, "fid": _fid, "kid": _kid, "prc": _prc}
 
 
 def cross_check_fid(
@@ -348,5 +358,4 @@ __all__ = [
     "extract_features",
     "metric_settings",
     "to_uint8",
-    "validate_metrics",
 ]

@@ -1,19 +1,22 @@
-"""Built-in plugin ``scorebench.metrics``: feature extractors and point-set metrics.
+"""Built-in plugin ``scorebench.metrics``: feature extractors and metrics.
 
 Factories are ``"module:attr"`` strings so that listing components never imports torch.
-``meta["type"]`` tells the evaluator what a component is:
+``meta["type"]`` tells the evaluator what a component is (contracts in
+:mod:`scorebench.api`):
 
-* ``"feature-extractor"``: ``factory(**params)`` -> an object with ``prepare(...)`` (see
-  :class:`scorebench.api.FeatureExtractor`), used for IS/FID/KID/PRC through torch-fidelity;
-* ``"point-metric"``: ``factory(samples, reference, **params) -> dict[str, float]`` for
-  point datasets (:class:`scorebench.api.PointMetric`);
-* ``"density-metric"``: ``factory(samples, dataset) -> dict[str, float]`` for datasets that
-  know their exact density.
+* ``"feature-extractor"``: a feature network (:class:`scorebench.api.FeatureExtractor`);
+* ``"feature-metric"``: IS, FID, KID and precision/recall of image features, computed by
+  torch-fidelity (:class:`scorebench.api.FeatureMetric`);
+* ``"sample-metric"``: a metric of the samples themselves
+  (:class:`scorebench.api.SampleMetric`): point-set distances, exact log-likelihood.
 
-``meta["values"]`` describes the values a component produces, for every table and plot:
-``{key: (label, "lower" or "higher" is better)}``; ``meta["order"]`` places them among the
-columns (lower first; the first column a table has ranks it); ``meta["scale"]`` says what
-scale the values are on, for the report. A third party's metric declares its own.
+Every metric declares ``meta["kinds"]`` (the data it applies to), and optionally
+``meta["needs"]`` (a dataset attribute it reads, e.g. a toy's ``mixture``). ``meta["values"]``
+describes the values it produces, for every table and plot: ``{key: (label, "lower" or
+"higher" is better)}``; ``meta["order"]`` places them among the columns (lower first; the
+first column a table has ranks it, and ranks checkpoints in checkpoint selection);
+``meta["gates"]`` are the relative changes ``scorebench compare`` flags by default;
+``meta["scale"]`` says what scale the values are on. A third party's metric declares its own.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from __future__ import annotations
 from scorebench import hookimpl
 from scorebench.registry import Component
 
-#: What IS/FID/KID/precision-recall through a feature network produce (torch-fidelity).
-FEATURE_VALUES = {
-    "fid": ("FID", "lower"),
-    "isc_mean": ("IS", "higher"),
-    "kid_mean": ("KID", "lower"),
-    "precision": ("precision", "higher"),
-    "recall": ("recall", "higher"),
-}
+IMAGES, POINTS = ("images",), ("points",)
+ENGINE = "scorebench.metrics.engine"
+
+
+def _feature_metric(name: str, summary: str, order: int, values: dict, gates: dict) -> Component:
+    meta = {"type": "feature-metric", "kinds": IMAGES, "values": values, "order": order}
+    return Component(name, f"{ENGINE}:{name}_metric", summary, meta={**meta, "gates": gates})
 
 
 @hookimpl
@@ -38,7 +40,7 @@ def register_metrics() -> list[Component]:
             "inception-v3",
             "scorebench.metrics.extractors:InceptionV3Spec",
             "torch-fidelity's TF-exact Inception-v3 (2015-12-05 weights): IS, FID, KID, PRC",
-            meta={"type": "feature-extractor", "values": FEATURE_VALUES, "order": 0},
+            meta={"type": "feature-extractor"},
         ),
         Component(
             "digits-cnn",
@@ -46,41 +48,74 @@ def register_metrics() -> list[Component]:
             "small CNN trained by scorebench on sklearn digits: IS, FID, KID, PRC for digits",
             meta={
                 "type": "feature-extractor",
-                "values": FEATURE_VALUES,
-                "order": 0,
                 "scale": "FID, IS, KID and precision/recall use digits-cnn features: their scale "
                 "is that network's (KID can be large or negative), not Inception's. Compare only "
                 "inside this table.",
             },
         ),
+        # Registered in torch-fidelity's order: an image protocol lists them in this order.
+        _feature_metric(
+            "isc",
+            "Inception score (torch-fidelity)",
+            1,
+            {"isc_mean": ("IS", "higher")},
+            {"isc_mean": -0.10},
+        ),
+        _feature_metric(
+            "fid",
+            "Frechet distance of features (torch-fidelity)",
+            0,
+            {"fid": ("FID", "lower")},
+            {"fid": -0.10},
+        ),
+        _feature_metric(
+            "kid",
+            "kernel distance of features (torch-fidelity)",
+            2,
+            {"kid_mean": ("KID", "lower")},
+            {},
+        ),
+        _feature_metric(
+            "prc",
+            "precision and recall of features, k = 3 (torch-fidelity)",
+            3,
+            {"precision": ("precision", "higher"), "recall": ("recall", "higher")},
+            {},
+        ),
         Component(
             "mode-weights",
-            "scorebench.metrics.points:mode_weight_error",
+            "scorebench.metrics.points:ModeWeights",
             "per-mode weight error against a known Gaussian mixture (nearest-mode assignment)",
             meta={
-                "type": "point-metric",
+                "type": "sample-metric",
+                "kinds": POINTS,
+                "needs": "mixture",
                 "values": {"mode_weight_error": ("mode weight err", "lower")},
                 "order": 10,
+                "gates": {"mode_weight_error": -0.10},
                 "scale": "Mode weight error is a fraction of the samples.",
             },
         ),
         Component(
             "swd",
-            "scorebench.metrics.points:sliced_wasserstein",
+            "scorebench.metrics.points:SlicedWasserstein",
             "sliced 2-Wasserstein distance between point sets",
             meta={
-                "type": "point-metric",
+                "type": "sample-metric",
+                "kinds": POINTS,
                 "values": {"swd": ("SWD", "lower")},
                 "order": 11,
+                "gates": {"swd": -0.10},
                 "scale": "SWD is in the data's own units.",
             },
         ),
         Component(
             "mmd",
-            "scorebench.metrics.points:mmd_rbf",
+            "scorebench.metrics.points:MMD",
             "squared MMD with a Gaussian kernel (unbiased estimate)",
             meta={
-                "type": "point-metric",
+                "type": "sample-metric",
+                "kinds": POINTS,
                 "values": {"mmd2": ("MMD^2", "lower")},
                 "order": 12,
                 "scale": "MMD^2 is unbiased and may be slightly negative.",
@@ -88,10 +123,12 @@ def register_metrics() -> list[Component]:
         ),
         Component(
             "log-likelihood",
-            "scorebench.metrics.points:mean_log_likelihood",
+            "scorebench.metrics.points:LogLikelihood",
             "mean exact log-density of the samples, for datasets that know their density",
             meta={
-                "type": "density-metric",
+                "type": "sample-metric",
+                "kinds": ("images", "points"),
+                "needs": "log_likelihood",
                 "values": {"log_likelihood": ("log-lik", "higher")},
                 "order": 13,
             },

@@ -11,11 +11,15 @@
   different runs are comparable.
 * :func:`mode_weight_error`: each sample goes to its nearest mode; the fraction per mode is
   compared with the mixture's weights; the error is the largest absolute difference.
+* :func:`mean_log_likelihood`: the mean exact log density, for datasets that know it.
+
+The classes at the end are the registered sample metrics (:class:`scorebench.api.SampleMetric`):
+each says what goes into the protocol and computes its values from the samples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -113,3 +117,67 @@ def mean_log_likelihood(samples: torch.Tensor, dataset: Any) -> dict[str, float]
     [0, 1], as the data are)."""
     x = samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
     return {"log_likelihood": float(dataset.log_likelihood(x).mean())}
+
+
+# ---------------------------------------------------------------- registered metrics
+
+
+class SlicedWasserstein:
+    def settings(self, dataset: Any, seed: int) -> dict[str, Any]:
+        return {
+            "p": 2,
+            "projections": SWD_PROJECTIONS,
+            "directions": f"normal(seed={seed}) normalised",
+            "quantile_levels": "(i + 0.5) / max(n, m), linear interpolation",
+        }
+
+    def __call__(
+        self, samples: torch.Tensor, *, reference: Callable, dataset: Any, seed: int
+    ) -> dict[str, float]:
+        generator = torch.Generator().manual_seed(seed)
+        return sliced_wasserstein(samples, reference(), generator=generator)
+
+
+class MMD:
+    def settings(self, dataset: Any, seed: int) -> dict[str, Any]:
+        return {
+            "kernel": "gaussian exp(-|x-y|^2 / (2 bandwidth^2))",
+            "bandwidth": MMD_BANDWIDTH,
+            "estimator": "unbiased (U-statistic within sets)",
+        }
+
+    def __call__(
+        self, samples: torch.Tensor, *, reference: Callable, dataset: Any, seed: int
+    ) -> dict[str, float]:
+        return mmd_rbf(samples, reference(), bandwidth=MMD_BANDWIDTH)
+
+
+class ModeWeights:
+    def settings(self, dataset: Any, seed: int) -> dict[str, Any]:
+        mixture = dataset.mixture
+        return {
+            "means": [list(map(float, mu)) for mu in mixture.means],
+            "weights": [float(w) for w in mixture.weights],
+            "assignment": "nearest mean (Euclidean)",
+            "error": "max_k |fraction_k - weight_k|",
+        }
+
+    def __call__(
+        self, samples: torch.Tensor, *, reference: Callable, dataset: Any, seed: int
+    ) -> dict[str, float | list[float]]:
+        mixture = dataset.mixture
+        return mode_weight_error(samples, means=mixture.means, weights=mixture.weights)
+
+
+class LogLikelihood:
+    def settings(self, dataset: Any, seed: int) -> dict[str, Any]:
+        return {
+            "density": "the dataset's exact log density (sigma = 0)",
+            "of": "the samples as stored (images: uint8 / 255)",
+            "reduction": "mean over samples",
+        }
+
+    def __call__(
+        self, samples: torch.Tensor, *, reference: Callable, dataset: Any, seed: int
+    ) -> dict[str, float]:
+        return mean_log_likelihood(samples, dataset)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scorebench.api import IMAGES, kind_of
 from scorebench.errors import ScorebenchError
 
 
@@ -66,7 +67,7 @@ def measured_baselines(
         "real data (held-out test split)": real,
         "diagonal Gaussian fitted to train": gauss.view(len(real), *data.shape[1:]),
     }
-    if real.ndim == 4:
+    if kind_of(real.shape[1:]) == IMAGES:
         candidates["uniform noise"] = torch.rand(real.shape, generator=g)
         candidates = {k: v.clamp(0, 1) for k, v in candidates.items()}
     rows = []

@@ -17,11 +17,10 @@ from typing import Any
 
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
-from scorebench.report.leaderboard import ORIGIN_RUN, build, lower_is_better
+from scorebench.report.leaderboard import ORIGIN_RUN, build, default_gates, lower_is_better
 
-#: Unless --threshold says otherwise, these metrics are gated, each allowed to worsen by 10% (relative);
-#: the others are shown but not gated (near-zero metrics such as KID make relative noisy).
-DEFAULT_GATES = {"fid": -0.10, "isc_mean": -0.10, "swd": -0.10, "mode_weight_error": -0.10}
+# Unless --threshold says otherwise, the metrics' declared gates apply (leaderboard.default_gates);
+# the other values are shown but not gated (relative changes of near-zero KID are noise).
 
 
 @dataclass
@@ -135,7 +134,7 @@ def compare(
     """Changes of every numeric metric of every matched row pair. ``thresholds`` set or
     replace the default gates per metric (negative: relative; None: not gated).
     ``base`` and ``new`` are leaderboards (:func:`load_board`)."""
-    gates = {**DEFAULT_GATES, **thresholds}
+    gates = {**default_gates(), **thresholds}
     changes = []
     for b, n in pairs(base, new, row):
         unknown = set(thresholds) - set(b["metrics"])

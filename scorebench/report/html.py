@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from scorebench.api import IMAGES
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
 from scorebench.report import leaderboard, plots
@@ -55,13 +56,13 @@ class RealData:
             ds = load("datasets", dataset)(root, split, **params)
         except (ScorebenchError, OSError, TypeError, ValueError) as exc:
             return {"error": f"real {dataset} data are not available here: {exc}"}
-        shape = tuple(getattr(ds, "shape", ()) or ())
-        count = min(len(ds), REAL_IMAGES if len(shape) == 3 else MAX_POINTS)
+        images = getattr(ds, "kind", None) == IMAGES
+        count = min(len(ds), REAL_IMAGES if images else MAX_POINTS)
         items = [ds[i] for i in range(count)]
         x = torch.stack([i[0] if isinstance(i, (tuple, list)) else i for i in items])
-        if len(shape) == 3:
+        if images:
             pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-            return {"kind": "images", "png": plots.upscaled(plots.image_grid(pixels.numpy()))}
+            return {"kind": IMAGES, "png": plots.upscaled(plots.image_grid(pixels.numpy()))}
         return {"kind": "points", "points": x.numpy(), "mixture": getattr(ds, "mixture", None)}
 
 

@@ -25,6 +25,14 @@ def metric_values() -> dict[str, tuple[str, bool]]:
     return out
 
 
+def default_gates() -> dict[str, float]:
+    """The regression gates the registered metrics declare (``meta["gates"]``): value key ->
+    allowed relative worsening (negative)."""
+    from scorebench.plugins import registry
+
+    return {k: v for c in registry("metrics") for k, v in (c.meta.get("gates") or {}).items()}
+
+
 def label(metric: str) -> str:
     return metric_values().get(metric, (metric, False))[0]
 

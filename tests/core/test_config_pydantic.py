@@ -92,4 +92,3 @@ def test_to_dict_round_trips_through_from_dict():
     assert from_dict(data) == config
     assert build_config(data) == config
     assert copy.deepcopy(config) == config
-

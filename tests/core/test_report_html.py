@@ -133,7 +133,7 @@ class _Sharpness:
 
         values = {"sharpness": ("sharpness", "lower")}
         factory = "scorebench.metrics.points:mmd_rbf"  # any callable: only the meta matters
-        return [Component("sharpness", factory, meta={"type": "point-metric", "values": values})]
+        return [Component("sharpness", factory, meta={"type": "sample-metric", "values": values})]
 
 
 def test_a_plugin_metric_declares_its_label_and_direction():

@@ -61,9 +61,13 @@ def test_plugin_registers_lazily_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().split(",") == [
         "digits-cnn",
+        "fid",
         "inception-v3",
+        "isc",
+        "kid",
         "log-likelihood",
         "mmd",
         "mode-weights",
+        "prc",
         "swd",
     ]

@@ -104,7 +104,7 @@ PRESETS = {
             "init_high": 8.0,
             "sampler": {"params": {"steps_per_level": 100, "step_lr": 5e-4}},
         },
-        "eval": {"metrics": ["swd", "mmd", "mode_weights"]},
+        "eval": {"metrics": ["swd", "mmd", "mode-weights"]},
     },
 }
 

@@ -127,7 +127,7 @@ def _toy_gmm() -> dict:
             "data": {"name": "toy-gmm", "batch_size": 256, "dequantize": False},
             "train": {"steps": 8000, "checkpoint_every": 2000, "log_every": 100, "lr": 1e-3},
             "sample": {"n": 2000, "batch_size": 1000, "init_low": -8.0, "init_high": 8.0},
-            "eval": {"metrics": ["swd", "mmd", "mode_weights"]},
+            "eval": {"metrics": ["swd", "mmd", "mode-weights"]},
         },
     )
 
