@@ -33,104 +33,107 @@ def _feature_metric(name: str, summary: str, order: int, values: dict, gates: di
     return Component(name, f"{ENGINE}:{name}_metric", summary, meta={**meta, "gates": gates})
 
 
+_COMPONENTS = (
+    Component(
+        "inception-v3",
+        "scorebench.metrics.extractors:InceptionV3Spec",
+        "torch-fidelity's TF-exact Inception-v3 (2015-12-05 weights): IS, FID, KID, PRC",
+        meta={"type": "feature-extractor"},
+    ),
+    Component(
+        "digits-cnn",
+        "scorebench.metrics.digits_cnn:DigitsCNNSpec",
+        "small CNN trained by scorebench on sklearn digits: IS, FID, KID, PRC for digits",
+        meta={
+            "type": "feature-extractor",
+            "scale": "FID, IS, KID and precision/recall use digits-cnn features: their scale "
+            "is that network's (KID can be large or negative), not Inception's. Compare only "
+            "inside this table.",
+        },
+    ),
+    # Registered in torch-fidelity's order: an image protocol lists them in this order.
+    _feature_metric(
+        "isc",
+        "Inception score (torch-fidelity)",
+        1,
+        {"isc_mean": ("IS", "higher")},
+        {"isc_mean": -0.10},
+    ),
+    _feature_metric(
+        "fid",
+        "Frechet distance of features (torch-fidelity)",
+        0,
+        {"fid": ("FID", "lower")},
+        {"fid": -0.10},
+    ),
+    _feature_metric(
+        "kid",
+        "kernel distance of features (torch-fidelity)",
+        2,
+        {"kid_mean": ("KID", "lower")},
+        {},
+    ),
+    _feature_metric(
+        "prc",
+        "precision and recall of features, k = 3 (torch-fidelity)",
+        3,
+        {"precision": ("precision", "higher"), "recall": ("recall", "higher")},
+        {},
+    ),
+    Component(
+        "mode-weights",
+        "scorebench.metrics.points:ModeWeights",
+        "per-mode weight error against a known Gaussian mixture (nearest-mode assignment)",
+        meta={
+            "type": "sample-metric",
+            "kinds": POINTS,
+            "needs": "mixture",
+            "values": {"mode_weight_error": ("mode weight err", "lower")},
+            "order": 10,
+            "gates": {"mode_weight_error": -0.10},
+            "scale": "Mode weight error is a fraction of the samples.",
+        },
+    ),
+    Component(
+        "swd",
+        "scorebench.metrics.points:SlicedWasserstein",
+        "sliced 2-Wasserstein distance between point sets",
+        meta={
+            "type": "sample-metric",
+            "kinds": POINTS,
+            "values": {"swd": ("SWD", "lower")},
+            "order": 11,
+            "gates": {"swd": -0.10},
+            "scale": "SWD is in the data's own units.",
+        },
+    ),
+    Component(
+        "mmd",
+        "scorebench.metrics.points:MMD",
+        "squared MMD with a Gaussian kernel (unbiased estimate)",
+        meta={
+            "type": "sample-metric",
+            "kinds": POINTS,
+            "values": {"mmd2": ("MMD^2", "lower")},
+            "order": 12,
+            "scale": "MMD^2 is unbiased and may be slightly negative.",
+        },
+    ),
+    Component(
+        "log-likelihood",
+        "scorebench.metrics.points:LogLikelihood",
+        "mean exact log-density of the samples, for datasets that know their density",
+        meta={
+            "type": "sample-metric",
+            "kinds": ("images", "points"),
+            "needs": "log_likelihood",
+            "values": {"log_likelihood": ("log-lik", "higher")},
+            "order": 13,
+        },
+    ),
+)
+
+
 @hookimpl
 def register_metrics() -> list[Component]:
-    return [
-        Component(
-            "inception-v3",
-            "scorebench.metrics.extractors:InceptionV3Spec",
-            "torch-fidelity's TF-exact Inception-v3 (2015-12-05 weights): IS, FID, KID, PRC",
-            meta={"type": "feature-extractor"},
-        ),
-        Component(
-            "digits-cnn",
-            "scorebench.metrics.digits_cnn:DigitsCNNSpec",
-            "small CNN trained by scorebench on sklearn digits: IS, FID, KID, PRC for digits",
-            meta={
-                "type": "feature-extractor",
-                "scale": "FID, IS, KID and precision/recall use digits-cnn features: their scale "
-                "is that network's (KID can be large or negative), not Inception's. Compare only "
-                "inside this table.",
-            },
-        ),
-        # Registered in torch-fidelity's order: an image protocol lists them in this order.
-        _feature_metric(
-            "isc",
-            "Inception score (torch-fidelity)",
-            1,
-            {"isc_mean": ("IS", "higher")},
-            {"isc_mean": -0.10},
-        ),
-        _feature_metric(
-            "fid",
-            "Frechet distance of features (torch-fidelity)",
-            0,
-            {"fid": ("FID", "lower")},
-            {"fid": -0.10},
-        ),
-        _feature_metric(
-            "kid",
-            "kernel distance of features (torch-fidelity)",
-            2,
-            {"kid_mean": ("KID", "lower")},
-            {},
-        ),
-        _feature_metric(
-            "prc",
-            "precision and recall of features, k = 3 (torch-fidelity)",
-            3,
-            {"precision": ("precision", "higher"), "recall": ("recall", "higher")},
-            {},
-        ),
-        Component(
-            "mode-weights",
-            "scorebench.metrics.points:ModeWeights",
-            "per-mode weight error against a known Gaussian mixture (nearest-mode assignment)",
-            meta={
-                "type": "sample-metric",
-                "kinds": POINTS,
-                "needs": "mixture",
-                "values": {"mode_weight_error": ("mode weight err", "lower")},
-                "order": 10,
-                "gates": {"mode_weight_error": -0.10},
-                "scale": "Mode weight error is a fraction of the samples.",
-            },
-        ),
-        Component(
-            "swd",
-            "scorebench.metrics.points:SlicedWasserstein",
-            "sliced 2-Wasserstein distance between point sets",
-            meta={
-                "type": "sample-metric",
-                "kinds": POINTS,
-                "values": {"swd": ("SWD", "lower")},
-                "order": 11,
-                "gates": {"swd": -0.10},
-                "scale": "SWD is in the data's own units.",
-            },
-        ),
-        Component(
-            "mmd",
-            "scorebench.metrics.points:MMD",
-            "squared MMD with a Gaussian kernel (unbiased estimate)",
-            meta={
-                "type": "sample-metric",
-                "kinds": POINTS,
-                "values": {"mmd2": ("MMD^2", "lower")},
-                "order": 12,
-                "scale": "MMD^2 is unbiased and may be slightly negative.",
-            },
-        ),
-        Component(
-            "log-likelihood",
-            "scorebench.metrics.points:LogLikelihood",
-            "mean exact log-density of the samples, for datasets that know their density",
-            meta={
-                "type": "sample-metric",
-                "kinds": ("images", "points"),
-                "needs": "log_likelihood",
-                "values": {"log_likelihood": ("log-lik", "higher")},
-                "order": 13,
-            },
-        ),
-    ]
+    return list(_COMPONENTS)
