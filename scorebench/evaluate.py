@@ -28,6 +28,7 @@ from typing import Any
 from scorebench.api import IMAGES, POINTS, kind_of
 from scorebench.checks import integer
 from scorebench.errors import ConfigError
+from scorebench.metric_choice import choose_metrics, sample_metrics, sample_values
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 from scorebench.paths import cache_dir
 
@@ -188,37 +189,6 @@ def extractor_spec(name: str, ds: Any = None) -> Any:
     return component.load()()
 
 
-#: The metric component types an evaluation computes (the others are feature networks).
-FEATURE_METRIC, SAMPLE_METRIC = "feature-metric", "sample-metric"
-
-
-def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The (feature, sample) metrics of ``requested`` that measure ``ds`` (None: every
-    registered metric that applies to it), in registration order. A name that is not a
-    metric, measures another kind of data or needs what the dataset lacks is an error."""
-    from scorebench.plugins import registry
-
-    metrics = [
-        c for c in registry("metrics") if c.meta.get("type") in (FEATURE_METRIC, SAMPLE_METRIC)
-    ]
-    applies = {c.name: c for c in metrics if _applies(c, ds)}
-    if requested is None:
-        chosen = list(applies)
-    else:
-        requested = [requested] if isinstance(requested, str) else list(requested)
-        if not requested:
-            raise ConfigError("no metric named: name at least one (or none: all that apply)")
-        for name in requested:
-            if name not in applies:
-                raise ConfigError(_why_not(name, {c.name: c for c in metrics}, applies, ds))
-        chosen = [name for name in applies if name in requested]
-    by_type = {
-        t: tuple(n for n in chosen if applies[n].meta["type"] == t)
-        for t in (FEATURE_METRIC, SAMPLE_METRIC)
-    }
-    return by_type[FEATURE_METRIC], by_type[SAMPLE_METRIC]
-
-
 def ranking_metric(config: Any) -> tuple[str, str, bool]:
     """The metric that ranks a run config's evaluations, as tables rank them (the first
     column: the lowest ``meta["order"]``): (its name, its value's key, lower is better)."""
@@ -227,41 +197,14 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
     features, sample = choose_metrics(config.eval.metrics, ds)
     chosen = [registry("metrics").get(name) for name in (*features, *sample)]
-    first = min(chosen, key=lambda c: c.meta.get("order", 100))
+    ranked = [c for c in chosen if c.meta.get("values")]
+    if not ranked:
+        raise ConfigError(
+            f"none of the metrics {[c.name for c in chosen]} declares a value to rank by"
+        )
+    first = min(ranked, key=lambda c: c.meta.get("order", 100))
     key, (_, better) = next(iter(first.meta["values"].items()))
     return first.name, key, better == "lower"
-
-
-def _applies(component: Any, ds: Any) -> bool:
-    needs = component.meta.get("needs")
-    has = needs is None or getattr(ds, needs, None) is not None
-    return ds.kind in component.meta.get("kinds", ()) and has
-
-
-def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
-    allowed = f"metrics for {ds.name!r}: {', '.join(applies) or '(none)'}"
-    component = metrics.get(name)
-    if component is None:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), list(applies), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown {ds.kind[:-1]} metric {name!r}.{hint} The {allowed}"
-    if ds.kind not in component.meta.get("kinds", ()):
-        kinds = " and ".join(component.meta.get("kinds", ())) or "nothing"
-        return f"metric {name!r} measures {kinds}; {ds.name!r} holds {ds.kind}. The {allowed}"
-    return (
-        f"metric {name!r} needs the dataset's {component.meta['needs']}, which {ds.name!r} "
-        f"does not have. The {allowed}"
-    )
-
-
-def _sample_metrics(names: tuple[str, ...], ds: Any, seed: int) -> dict[str, Any]:
-    """The sample-metric objects by name, and their protocol settings."""
-    from scorebench.plugins import load
-
-    made = {name: load("metrics", name)() for name in names}
-    return {name: (metric, metric.settings(ds, seed)) for name, metric in made.items()}
 
 
 @dataclass
@@ -324,8 +267,8 @@ def plan_images(
     prepared = spec.prepare(weights=weights, cache_dir=cache_dir(), data_root=data_root)
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
     reference = _image_reference(dataset, params, reference_split, ds, m, subset_rule, prepared)
-    sample_metrics = _sample_metrics(sample, ds, seed)
-    protocol = _image_protocol(n, sample_shape, seed, features, sample_metrics, prepared, reference)
+    made = sample_metrics(sample, ds, seed)
+    protocol = _image_protocol(n, sample_shape, seed, features, made, prepared, reference)
     m = m if protocol["reference"] else 0
     evaluation = _ImageEvaluation(
         protocol,
@@ -338,7 +281,7 @@ def plan_images(
         device,
         batch_size,
         cross_check,
-        {name: metric for name, (metric, _) in sample_metrics.items()},
+        {name: metric for name, (metric, _) in made.items()},
     )
     return Plan(protocol, evaluation)
 
@@ -361,18 +304,16 @@ def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> di
     }
 
 
-def _image_protocol(
-    n, sample_shape, seed, features, sample_metrics, prepared, reference
-) -> dict[str, Any]:
+def _image_protocol(n, sample_shape, seed, features, made, prepared, reference) -> dict[str, Any]:
     from scorebench.metrics import engine
 
     settings = engine.metric_settings(features, n, reference["n_reference"])
-    settings.update({name: s for name, (_, s) in sample_metrics.items()})
+    settings.update({name: s for name, (_, s) in made.items()})
     return {
         "version": PROTOCOL_VERSION,
         "kind": IMAGES,
         "engine": f"torch-fidelity {_versions()['torch-fidelity']}",
-        "metrics": [*features, *sample_metrics],
+        "metrics": [*features, *made],
         "settings": settings,
         "layers": {k: prepared.layers[k] for k in features},
         "n_samples": n,
@@ -440,7 +381,7 @@ class _ImageEvaluation:
             if features
             else {}
         )
-        values.update(_sample_values(self.sample_metrics, x, self._reference, self.ds, p["seed"]))
+        values.update(sample_values(self.sample_metrics, x, self._reference, self.ds, p["seed"]))
         record = _record(p, values, self.dataset, self.split, self.n_reference)
         record["extractor"] = self.prepared.name
         binary = p["reference"] is not None
@@ -534,13 +475,13 @@ def plan_points(
     )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
     features, sample = choose_metrics(metrics, ds)  # points have no feature metrics
-    sample_metrics = _sample_metrics(sample, ds, seed)
+    made = sample_metrics(sample, ds, seed)
     protocol = {
         "version": PROTOCOL_VERSION,
         "kind": POINTS,
         "engine": "scorebench sample metrics",
         "metrics": list(sample),
-        "settings": {name: s for name, (_, s) in sample_metrics.items()},
+        "settings": {name: s for name, (_, s) in made.items()},
         "n_samples": n,
         "seed": seed,
         "reference": {
@@ -551,22 +492,9 @@ def plan_points(
             "reference_subset": subset_rule,
         },
     }
-    metrics_made = {name: metric for name, (metric, _) in sample_metrics.items()}
-    evaluation = _PointEvaluation(protocol, ds, indices, tuple(sample_shape), metrics_made)
+    metrics = {name: metric for name, (metric, _) in made.items()}
+    evaluation = _PointEvaluation(protocol, ds, indices, tuple(sample_shape), metrics)
     return Plan(protocol, evaluation)
-
-
-def _sample_values(
-    metrics: dict[str, Any], x: Any, reference: Callable[[], Any], ds: Any, seed: int
-) -> dict[str, Any]:
-    """The values of the sample metrics; the reference items are read once, if asked for."""
-    import functools
-
-    reference = functools.cache(reference)
-    values: dict[str, Any] = {}
-    for metric in metrics.values():
-        values.update(metric(x, reference=reference, dataset=ds, seed=seed))
-    return values
 
 
 @dataclass
@@ -595,7 +523,7 @@ class _PointEvaluation:
             raise ConfigError(
                 f"planned {n} points of dimension {self.sample_shape}, got {tuple(x.shape)}"
             )
-        values = _sample_values(self.metrics, x, self.reference_points, self.ds, p["seed"])
+        values = sample_values(self.metrics, x, self.reference_points, self.ds, p["seed"])
         ref = p["reference"]
         record = _record(p, values, ref["dataset"], ref["split"], ref["n_reference"])
         record["environment"] = {"device": "cpu", "versions": _versions()}

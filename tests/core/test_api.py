@@ -72,7 +72,11 @@ def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
         assert isinstance(load("datasets", name)(None, "train"), api.Dataset), name
     for component in registry("metrics"):
         made = component.load()
-        if component.meta.get("type") == "feature-extractor":
+        kind = component.meta.get("type")
+        if kind == "feature-extractor":
             assert isinstance(made(), api.FeatureExtractor), component.name
+        elif kind == "sample-metric":
+            assert isinstance(made(), api.SampleMetric), component.name
+            assert component.meta["kinds"] and component.meta["values"], component.name
         else:
-            assert callable(made), component.name
+            assert kind == "feature-metric" and callable(made), component.name

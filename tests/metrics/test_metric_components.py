@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from scorebench import hookimpl
-from scorebench.errors import ConfigError
+from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.evaluate import check_eval_config, evaluate_points, ranking_metric
 from scorebench.plugins import get_plugin_manager, reset_plugin_manager
 from scorebench.recipes import resolve_config
@@ -137,3 +137,45 @@ def test_compare_gates_come_from_the_metrics():
 
     gates = default_gates()
     assert gates == {"fid": -0.10, "isc_mean": -0.10, "swd": -0.10, "mode_weight_error": -0.10}
+
+
+class _Broken:
+    def __init__(self, fail_in):
+        self.fail_in = fail_in
+
+    def settings(self, dataset, seed):
+        if self.fail_in == "settings":
+            return {"bad": object()}
+        return {}
+
+    def __call__(self, samples, *, reference, dataset, seed):
+        if self.fail_in == "call":
+            raise ZeroDivisionError("oops")
+        return [1.0]
+
+
+@pytest.mark.parametrize(
+    "fail_in,message",
+    [
+        ("settings", "settings\\(\\) gave no plain JSON"),
+        ("call", "failed: ZeroDivisionError: oops"),
+        ("result", "must return a dict of named values"),
+    ],
+)
+def test_a_misbehaving_plugin_metric_is_named_with_its_plugin(fail_in, message):
+    class Plugin:
+        @staticmethod
+        def register_metrics():
+            meta = {"type": "sample-metric", "kinds": ("points",), "values": {"b": ("b", "lower")}}
+            return [Component("broken", lambda: _Broken(fail_in), meta=meta)]
+
+    reset_plugin_manager()
+    try:
+        plugin = Plugin()
+        hookimpl(plugin.register_metrics)
+        get_plugin_manager().register(plugin, name="broken-plugin")
+        with pytest.raises(ScorebenchError, match=message) as info:
+            evaluate_points(torch.randn(50, 2), dataset="toy-gmm", metrics=["broken"])
+        assert "metric 'broken' (plugin broken-plugin)" in str(info.value)
+    finally:
+        reset_plugin_manager()
