@@ -3,8 +3,9 @@
 Runs the project's own sampling path: ``scorebench.sample.draw`` with the recipe's
 ``annealed_langevin`` sampler (``scorebench.components.build_sampler``), the network from the
 registry seen as ``score(x, sigma)`` through ``scorebench.components.network_score`` (the
-chain in fp32; for bf16 the network under autocast, its output cast back), as sampling does. The network's weights are its initial ones:
-speed does not depend on their values.
+chain in fp32; for bf16 the network under autocast, its output cast back; with ``--compile``
+``torch.compile`` with frozen weights), as sampling does. The network's weights are its
+initial ones: speed does not depend on their values.
 
 One timed step is one Langevin update ``x <- x + a s(x, sigma) + sqrt(2a) z`` of the whole
 batch (one score evaluation per sample). The draw runs with ``steps_per_level`` just large
@@ -102,8 +103,7 @@ def time_case(case: h.Case, args, device) -> dict[str, Any]:
         "steps_per_level": max(1, math.ceil(wanted / levels)),
     }
     sampler = build_sampler(config)
-    model = torch.compile(network) if case.compiled else network
-    score = network_score(model, sigmas, config, device)
+    score = network_score(network, sigmas, config, device, compile_network=case.compiled)
 
     params = config.network.params
     shape = (params["channels"], params["image_size"], params["image_size"])

@@ -185,16 +185,65 @@ def build_optimizer(
 
 
 def network_score(
-    network: torch.nn.Module, sigmas: torch.Tensor, config: RunConfig, device: torch.device
+    network: torch.nn.Module,
+    sigmas: torch.Tensor,
+    config: RunConfig,
+    device: torch.device,
+    *,
+    compile_network: bool = False,
 ):
-    """The network as ``score(x, sigma)``, under the run's precision, returning fp32 so the
-    sampler's chain stays fp32."""
+    """The network as ``score(x, sigma)`` for sampling, returning fp32 so the sampler's
+    chain stays fp32.
+
+    With ``runtime.precision=bf16`` the network runs under autocast, as in training, or with
+    ``sample.bf16_weights`` as a bf16 copy of itself: weights cast once, activations bf16
+    throughout, nothing re-cast per call. ``compile_network``: through
+    ``torch.compile`` for inference (:func:`compiled`)."""
+    import copy
+
     from scorebench.score import NetworkScore
 
-    inner = NetworkScore(network, sigmas)
+    cast = sampling_numerics(config).startswith("bf16-weights")
+    if cast:
+        network = copy.deepcopy(network).to(torch.bfloat16)
+    if compile_network:
+        network = compiled(network, inference=True)
+    inner = NetworkScore(network, sigmas, torch.bfloat16 if cast else None)
+    channels_last = config.runtime.channels_last
 
     def score(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        with autocast(device, config.runtime.precision):
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device, "fp32" if cast else config.runtime.precision):
             return inner(x, sigma).float()
 
     return score
+
+
+def compiled(network: torch.nn.Module, *, inference: bool) -> torch.nn.Module:
+    """``torch.compile(network)`` with inductor's compile cache in scorebench's cache dir
+    (``$TORCHINDUCTOR_CACHE_DIR`` if set), so the compile cost is paid once per machine, not
+    per run. ``inference``: also freeze the weights into the graph (inductor folds and
+    prepacks them; gradients are then unavailable) and, on CUDA, replay each step as a CUDA
+    graph (what ``mode="reduce-overhead"`` does)."""
+    import os
+
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    from scorebench.paths import cache_dir
+
+    # Inductor writes its default into the environment once used: that is not a user's choice.
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, "", default_cache_dir()):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
+    if not inference:
+        return torch.compile(network)
+    on_cuda = next(network.parameters()).is_cuda
+    return torch.compile(network, options={"freezing": True, "triton.cudagraphs": on_cuda})
+
+
+def sampling_numerics(config: RunConfig) -> str:
+    """How a run's network computes scores when sampling, as a cell's spec records it."""
+    precision = config.runtime.precision
+    if precision == "bf16" and config.sample.bf16_weights:
+        precision = "bf16-weights"
+    return f"{precision}+compiled" if config.runtime.compile else precision

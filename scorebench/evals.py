@@ -178,6 +178,7 @@ def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
 
 def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     """The cell of ``run`` under its config plus ``overrides`` (``sample.*``, ``eval.*``...)."""
+    from scorebench.components import sampling_numerics
     from scorebench.plugins import get_plugin_manager
     from scorebench.sample import init_spec, sampling_seed
 
@@ -204,7 +205,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
         "batch_size": s.batch_size,
         "seed": sampling_seed(config),
         "init": init_spec(config, factory),
-        "precision": config.runtime.precision,
+        "precision": sampling_numerics(config),
     }
     canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
     return Cell(run, config, step, shape, spec)
@@ -359,7 +360,7 @@ def finish_sampling(cell: Cell, *, device: torch.device, world_size: int) -> dic
         "nfe_per_s": round(n * nfe / seconds, 3) if seconds else None,
         "device": str(device),
         "world_size": world_size,
-        "precision": cell.config.runtime.precision,
+        "precision": cell.spec["precision"],
     }
     atomic_write_json(cell.sampling_record, record)
     _save_grid(cell)

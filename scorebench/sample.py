@@ -152,7 +152,7 @@ def load_model(
             "scorebench and plugin versions that trained it, or train again."
         ) from None
     network.eval()
-    score = network_score(network, sigmas, config, device)
+    score = network_score(network, sigmas, config, device, compile_network=config.runtime.compile)
     return Model(config, score, sigmas, tuple(state["shape"]), step)
 
 

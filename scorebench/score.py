@@ -48,18 +48,26 @@ class NetworkScore:
     the nearest trained level (in log space).
     """
 
-    def __init__(self, model: torch.nn.Module, sigmas: torch.Tensor) -> None:
+    def __init__(
+        self, model: torch.nn.Module, sigmas: torch.Tensor, dtype: torch.dtype | None = None
+    ) -> None:
         self.model = model
         self.sigmas = sigmas
+        self.dtype = dtype  # set: the network's own dtype (x and a sigma condition are cast)
         self._log_sigmas = sigmas.log()
         self._exact = getattr(unwrap(model), "conditioning", "sigma") == "sigma"
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, device=x.device, dtype=self.sigmas.dtype).expand(x.shape[0])
         if self._exact:
-            return self.model(x, sigma)
-        levels = (sigma.log()[:, None] - self._log_sigmas.to(x.device)[None]).abs().argmin(dim=1)
-        return self.model(x, network_condition(self.model, levels, self.sigmas.to(x.device)))
+            cond = sigma
+        else:
+            levels = (sigma.log()[:, None] - self._log_sigmas.to(x.device)[None]).abs().argmin(1)
+            cond = network_condition(self.model, levels, self.sigmas.to(x.device))
+        if self.dtype is not None:
+            x = x.to(self.dtype)
+            cond = cond.to(self.dtype) if cond.is_floating_point() else cond
+        return self.model(x, cond)
 
 
 class CountingScore:

@@ -28,6 +28,7 @@ from scorebench.components import (
     build_sampler,
     build_sigmas,
     check_components,
+    compiled,
     network_score,
 )
 from scorebench.config import RunConfig
@@ -219,7 +220,7 @@ def _resume(parts: _Parts, run: RunDir, dist, device, resume: bool) -> int | Non
 
 def _wrapped(network: torch.nn.Module, config: RunConfig, dist, device) -> torch.nn.Module:
     """What runs the forward pass: the network, compiled and/or under DDP."""
-    model = torch.compile(network) if config.runtime.compile else network
+    model = compiled(network, inference=False) if config.runtime.compile else network
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
 

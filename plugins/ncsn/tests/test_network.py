@@ -335,3 +335,20 @@ def test_bad_inputs_raise_clear_errors(x_shape, y, match):
     model = _tiny()
     with pytest.raises(NCSNConfigError, match=match):
         model(torch.rand(x_shape), torch.tensor(y))
+
+
+def test_the_bf16_elu_is_elu_within_bf16_rounding_and_fp32_is_untouched():
+    import torch.nn.functional as F
+
+    from scorebench_ncsn.network import elu
+
+    x = torch.linspace(-20, 20, 100_001)
+    assert torch.equal(elu(x), F.elu(x))  # fp32: the same function, bit for bit
+    xb = x.to(torch.bfloat16).requires_grad_(True)
+    out = elu(xb)
+    exact = F.elu(xb.detach().float())
+    assert float((out.float() - exact).abs().max()) <= 2**-7  # bf16's step near 1
+    out.sum().backward()
+    slope = torch.where(x > 0, torch.ones_like(x), torch.exp(xb.detach().float().clamp(max=0)))
+    assert torch.isfinite(xb.grad).all()
+    assert float((xb.grad.float() - slope).abs().max()) <= 2**-7
