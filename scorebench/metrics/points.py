@@ -92,13 +92,9 @@ def mmd_rbf(
 
 
 def mode_weight_error(
-    samples: torch.Tensor,
-    reference: torch.Tensor | None = None,
-    *,
-    means: Sequence[Sequence[float]],
-    weights: Sequence[float],
+    samples: torch.Tensor, *, means: Sequence[Sequence[float]], weights: Sequence[float]
 ) -> dict[str, float | list[float]]:
-    """``reference`` is unused (the mixture is known); it keeps the point-metric signature."""
+    """Against the known mixture (``means`` (K, D), ``weights`` (K,)): no reference set."""
     x = _points(samples, "samples")
     mu = torch.as_tensor(means, dtype=torch.float64, device=x.device)
     w = torch.as_tensor(weights, dtype=torch.float64)
