@@ -435,11 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"peaks (GFLOP/s): {record['peak_gflops']}")
     if not args.roofline_only:
         sides = {"official": reference_side(args.reference_src.expanduser(), device)}
-        for name in args.variant or list(VARIANTS):
+        variants = args.variant or list(VARIANTS)
+        for name in variants:
             sides[name] = our_side(VARIANTS[name], device)
-        flops = step_flops(
-            sides[next(iter(VARIANTS))] if not args.variant else sides[args.variant[0]]
-        )
+        flops = step_flops(sides[variants[0]])
         times = interleaved(sides, args.rounds, args.sample_steps, log)
         rows = ratios(times, "official")
         bf16_peak = max(v for k, v in record["peak_gflops"].items() if k.endswith("bf16"))

@@ -190,21 +190,24 @@ def extractor_spec(name: str, ds: Any = None) -> Any:
 
 
 def ranking_metric(config: Any) -> tuple[str, str, bool]:
-    """The metric that ranks a run config's evaluations, as tables rank them (the first
-    column: the lowest ``meta["order"]``): (its name, its value's key, lower is better)."""
+    """The metric that ranks a run config's evaluations, by the tables' rule (their first
+    column, :func:`scorebench.report.leaderboard.metric_values`): (its name, its value's key,
+    lower is better)."""
     from scorebench.plugins import registry
+    from scorebench.report.leaderboard import metric_values
 
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
     features, sample = choose_metrics(config.eval.metrics, ds)
-    chosen = [registry("metrics").get(name) for name in (*features, *sample)]
-    ranked = [c for c in chosen if c.meta.get("values")]
-    if not ranked:
-        raise ConfigError(
-            f"none of the metrics {[c.name for c in chosen]} declares a value to rank by"
-        )
-    first = min(ranked, key=lambda c: c.meta.get("order", 100))
-    key, (_, better) = next(iter(first.meta["values"].items()))
-    return first.name, key, better == "lower"
+    produced = {  # value key -> the metric that produces it
+        key: name
+        for name in (*features, *sample)
+        for key in registry("metrics").get(name).meta.get("values") or {}
+    }
+    columns = metric_values()
+    key = next((k for k in columns if k in produced), None)
+    if key is None:
+        raise ConfigError(f"none of the metrics {[*features, *sample]} declares a value to rank by")
+    return produced[key], key, columns[key][1]
 
 
 @dataclass

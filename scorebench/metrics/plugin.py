@@ -28,6 +28,13 @@ IMAGES, POINTS = ("images",), ("points",)
 ENGINE = "scorebench.metrics.engine"
 
 
+def _sample_metric(
+    name: str, cls: str, summary: str, *, kinds: tuple = POINTS, **meta: object
+) -> Component:
+    meta = {"type": "sample-metric", "kinds": kinds, **meta}
+    return Component(name, f"scorebench.metrics.points:{cls}", summary, meta=meta)
+
+
 def _feature_metric(name: str, summary: str, order: int, values: dict, gates: dict) -> Component:
     meta = {"type": "feature-metric", "kinds": IMAGES, "values": values, "order": order}
     return Component(name, f"{ENGINE}:{name}_metric", summary, meta={**meta, "gates": gates})
@@ -80,56 +87,41 @@ _COMPONENTS = (
         {"precision": ("precision", "higher"), "recall": ("recall", "higher")},
         {},
     ),
-    Component(
+    _sample_metric(
         "mode-weights",
-        "scorebench.metrics.points:ModeWeights",
+        "ModeWeights",
         "per-mode weight error against a known Gaussian mixture (nearest-mode assignment)",
-        meta={
-            "type": "sample-metric",
-            "kinds": POINTS,
-            "needs": "mixture",
-            "values": {"mode_weight_error": ("mode weight err", "lower")},
-            "order": 10,
-            "gates": {"mode_weight_error": -0.10},
-            "scale": "Mode weight error is a fraction of the samples.",
-        },
+        values={"mode_weight_error": ("mode weight err", "lower")},
+        order=10,
+        needs="mixture",
+        gates={"mode_weight_error": -0.10},
+        scale="Mode weight error is a fraction of the samples.",
     ),
-    Component(
+    _sample_metric(
         "swd",
-        "scorebench.metrics.points:SlicedWasserstein",
+        "SlicedWasserstein",
         "sliced 2-Wasserstein distance between point sets",
-        meta={
-            "type": "sample-metric",
-            "kinds": POINTS,
-            "values": {"swd": ("SWD", "lower")},
-            "order": 11,
-            "gates": {"swd": -0.10},
-            "scale": "SWD is in the data's own units.",
-        },
+        values={"swd": ("SWD", "lower")},
+        order=11,
+        gates={"swd": -0.10},
+        scale="SWD is in the data's own units.",
     ),
-    Component(
+    _sample_metric(
         "mmd",
-        "scorebench.metrics.points:MMD",
+        "MMD",
         "squared MMD with a Gaussian kernel (unbiased estimate)",
-        meta={
-            "type": "sample-metric",
-            "kinds": POINTS,
-            "values": {"mmd2": ("MMD^2", "lower")},
-            "order": 12,
-            "scale": "MMD^2 is unbiased and may be slightly negative.",
-        },
+        values={"mmd2": ("MMD^2", "lower")},
+        order=12,
+        scale="MMD^2 is unbiased and may be slightly negative.",
     ),
-    Component(
+    _sample_metric(
         "log-likelihood",
-        "scorebench.metrics.points:LogLikelihood",
+        "LogLikelihood",
         "mean exact log-density of the samples, for datasets that know their density",
-        meta={
-            "type": "sample-metric",
-            "kinds": ("images", "points"),
-            "needs": "log_likelihood",
-            "values": {"log_likelihood": ("log-lik", "higher")},
-            "order": 13,
-        },
+        values={"log_likelihood": ("log-lik", "higher")},
+        order=13,
+        kinds=("images", "points"),
+        needs="log_likelihood",
     ),
 )
 

@@ -339,7 +339,6 @@ def test_bad_inputs_raise_clear_errors(x_shape, y, match):
 
 def test_the_bf16_elu_is_elu_within_bf16_rounding_and_fp32_is_untouched():
     import torch.nn.functional as F
-
     from scorebench_ncsn.network import elu
 
     x = torch.linspace(-20, 20, 100_001)

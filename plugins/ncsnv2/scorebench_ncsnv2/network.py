@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from scorebench_ncsn.network import NCSNConfigError, encoder, instance_norm_plus, stage
+from scorebench_ncsn.network import NCSNConfigError, elu, encoder, instance_norm_plus, stage
 from torch import Tensor, nn
 
 from scorebench.checks import boolean, integer
@@ -60,7 +60,7 @@ class _RCU(nn.Module):
         for block in self.blocks:
             h = x
             for conv in block:
-                h = conv(F.elu(h))
+                h = conv(elu(h))
             x = x + h
         return x
 
@@ -91,7 +91,7 @@ class _RefineBlock(nn.Module):
                 if tuple(fused.shape[2:]) != size:
                     fused = F.interpolate(fused, size=size, mode="bilinear", align_corners=True)
                 h = h + fused
-        h = F.elu(h)
+        h = elu(h)
         path = h
         for conv in self.crp:
             path = conv(F.max_pool2d(path, 5, stride=1, padding=2))
@@ -183,5 +183,5 @@ class NCSNv2(nn.Module):
         for i, layer in enumerate(reversed(layers), 1):
             inputs = [layer] if r is None else [layer, r]
             r = getattr(self, f"refine{i}")(inputs, tuple(layer.shape[2:]))
-        out = self.end_conv(F.elu(self.head_norm(r)))
+        out = self.end_conv(elu(self.head_norm(r)))
         return out / sigma.to(out.dtype).view(-1, 1, 1, 1)
