@@ -40,9 +40,10 @@ from scorebench.errors import ConfigError
 
 
 def elu(x: Tensor) -> Tensor:
-    """ELU. In bf16 (a bf16 copy of the network, for sampling) through exp, which is
-    vectorised, instead of ELU's expm1, which is not: about 10x faster on CPU, and its
-    rounding error stays below bf16's own. fp32 (training, autocast) is F.elu, unchanged."""
+    """ELU. In bf16 (autocast or a bf16 copy of the network) through exp, which torch
+    vectorises, instead of ELU's expm1, which it does not (measured on one CPU, a
+    100x128x32x32 bf16 tensor: exp 3.3 ms, expm1 58.6 ms, F.elu 66 ms); its rounding error
+    stays below bf16's own. fp32 is F.elu, unchanged bit for bit."""
     if x.dtype == torch.bfloat16:
         return torch.where(x > 0, x, torch.exp(x.clamp(max=0)) - 1)
     return F.elu(x)
