@@ -174,13 +174,16 @@ def check_memory(key: str, value: int, need: int, what: str) -> None:
 def build_optimizer(
     config: RunConfig, network: torch.nn.Module, device: torch.device
 ) -> torch.optim.Optimizer:
-    """Adam as configured: fused kernels on CUDA, foreach on CPU."""
+    """Adam as configured: ``runtime.fused_adam`` (default: fused on CUDA), else foreach."""
+    fused = config.runtime.fused_adam
+    if fused is None:
+        fused = device.type == "cuda"
     return torch.optim.Adam(
         network.parameters(),
         lr=config.train.lr,
         betas=tuple(config.train.betas),
         weight_decay=config.train.weight_decay,
-        **({"fused": True} if device.type == "cuda" else {"foreach": True}),
+        **({"fused": True} if fused else {"foreach": True}),
     )
 
 

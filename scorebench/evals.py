@@ -54,6 +54,7 @@ CELL_KEYS = (
     "runtime.precision",
     "runtime.device",
     "runtime.channels_last",
+    "runtime.compile",
 )
 
 
@@ -118,7 +119,8 @@ def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
         if not key.startswith(CELL_KEYS):
             raise ConfigError(
                 f"--set {text!r}: only sample.*, eval.* and runtime.precision/device/"
-                "channels_last can change after training; train another run for the rest."
+                "channels_last/compile can change after training; train another run for the "
+                "rest."
             )
     config = build_config(config.to_dict(), None, list(overrides))
     if config.score_function is not None:  # an oracle's reference: exact samples of the same n

@@ -136,3 +136,14 @@ def test_the_cell_spec_records_how_the_network_computes(tmp_path):
     copy = _with(config, runtime__precision="bf16", sample__bf16_weights="true")
     assert sampling_numerics(copy) == "bf16-weights"
     assert sampling_numerics(_with(config, runtime__compile="true")) == "fp32+compiled"
+
+
+def test_a_bench_cell_may_compile_sampling_but_not_change_training(tmp_path):
+    from scorebench.errors import ConfigError
+    from scorebench.evals import cell_config
+
+    config = resolve_config("ncsn", "digits", overrides=DIGITS)
+    cell = cell_config(config, ["runtime.compile=true", "runtime.precision=bf16"])
+    assert cell.runtime.compile and cell.runtime.precision == "bf16"
+    with pytest.raises(ConfigError, match="train another run"):
+        cell_config(config, ["runtime.fused_adam=true"])
