@@ -136,14 +136,28 @@ def step_counts(
     return warmup, steps
 
 
-def cpu_name() -> str:
+def _cpuinfo(field: str) -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+#: CPU features that decide bf16 matrix speed (AMX tiles, AVX-512 BF16 dot products).
+MATRIX_FLAGS = ("amx_tile", "amx_bf16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
+
+
+def cpu_matrix_flags() -> list[str] | None:
+    """Which of :data:`MATRIX_FLAGS` this CPU reports (None where /proc/cpuinfo is absent)."""
+    flags = _cpuinfo("flags")
+    return None if flags is None else [f for f in MATRIX_FLAGS if f in flags.split()]
 
 
 def device_name(device) -> str:
@@ -180,6 +194,7 @@ def environment(device) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "cpu_count": os.cpu_count(),
+        "cpu_matrix_flags": cpu_matrix_flags(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **git_commit(),
     }

@@ -51,14 +51,30 @@ RESULTS = h.RESULTS_DIR / "reference.json"
 TRAIN_BATCH, SAMPLE_BATCH = 16, 100
 #: scorebench's variants: name -> config overrides (the recipe's cifar10 preset otherwise).
 #: bf16 runs under autocast; "bf16 weights" samples a bf16 copy of the network; compile
-#: applies to sampling here (torch.compile with frozen weights; bench_train.py --compile
-#: times compiled training).
+#: compiles the training step and (with frozen weights) the sampling step.
 VARIANTS = {
     "fp32": ["runtime.precision=fp32"],
     "bf16": ["runtime.precision=bf16"],
     "bf16 weights": ["runtime.precision=bf16", "sample.bf16_weights=true"],
     "bf16+channels_last": ["runtime.precision=bf16", "runtime.channels_last=true"],
+    "bf16+fused_adam": ["runtime.precision=bf16", "runtime.fused_adam=true"],
     "bf16+compile": ["runtime.precision=bf16", "runtime.compile=true"],
+    "bf16+compile+channels_last": [
+        "runtime.precision=bf16",
+        "runtime.compile=true",
+        "runtime.channels_last=true",
+    ],
+    "bf16+compile+fused_adam": [
+        "runtime.precision=bf16",
+        "runtime.compile=true",
+        "runtime.fused_adam=true",
+    ],
+}
+#: The work a variant leaves as another variant does it: not timed twice.
+UNCHANGED = {
+    "bf16 weights": "train",
+    "bf16+fused_adam": "sample",
+    "bf16+compile+fused_adam": "sample",
 }
 #: Profiler op names -> category (first match of a prefix; the rest is "other").
 CATEGORIES = {
@@ -163,10 +179,10 @@ def reference_side(src: Path, device) -> dict[str, Callable[[], float]]:
         h.sync(device)
         return (time.perf_counter() - start) / steps
 
-    return {"train": train, "sample": sample}
+    return {"train": train, "sample": sample, "works": ("train", "sample")}
 
 
-def our_side(overrides: list[str], device) -> dict[str, Any]:
+def our_side(overrides: list[str], device, works=("train", "sample")) -> dict[str, Any]:
     """scorebench's trainer step and sampling path under ``overrides``."""
     import torch
 
@@ -176,6 +192,7 @@ def our_side(overrides: list[str], device) -> dict[str, Any]:
         build_optimizer,
         build_sampler,
         build_sigmas,
+        compiled,
         network_score,
     )
     from scorebench.recipes import resolve_config
@@ -192,12 +209,12 @@ def our_side(overrides: list[str], device) -> dict[str, Any]:
     batch = torch.randint(0, 256, (TRAIN_BATCH, 3, 32, 32), device=device, dtype=torch.uint8)
     batch = batch.float() / 255
 
+    model = compiled(network, inference=False) if config.runtime.compile else network
+
     def train() -> float:
-        if config.runtime.compile:
-            return math.nan  # sampling only (see VARIANTS)
         network.train()
         start = time.perf_counter()
-        train_step(network, network, optimizer, None, loss_fn, batch, sigmas, generator, config)
+        train_step(model, network, optimizer, None, loss_fn, batch, sigmas, generator, config)
         h.sync(device)
         return time.perf_counter() - start
 
@@ -222,6 +239,7 @@ def our_side(overrides: list[str], device) -> dict[str, Any]:
     return {
         "train": train,
         "sample": sample,
+        "works": works,
         "network": network,
         "config": config,
         "sigmas": sigmas,
@@ -233,29 +251,36 @@ def our_side(overrides: list[str], device) -> dict[str, Any]:
 # --------------------------------------------------------------------------- measurement
 
 
-def interleaved(sides: dict[str, dict], rounds: int, sample_steps: int, log) -> dict[str, dict]:
-    """Seconds per step of every side, alternating sides within each round."""
-    times: dict[str, dict[str, list[float]]] = {n: {"train": [], "sample": []} for n in sides}
-    for name, side in sides.items():  # warm-up: first calls allocate and tune
-        side["train"]()
-        side["sample"](1)
+def interleaved(
+    sides: dict[str, dict], works: list[str], rounds: int, sample_steps: int, log
+) -> dict[str, dict[str, list[float]]]:
+    """Seconds per step of every side, alternating sides within each round. A side times
+    only the works it lists (a variant does not repeat work another variant does)."""
+    times = {n: {w: [] for w in works if w in side["works"]} for n, side in sides.items()}
+
+    def once(side: dict, work: str, steps: int) -> float:
+        return side[work]() if work == "train" else side[work](steps)
+
+    for name, side in sides.items():  # warm-up: first calls allocate, tune and compile
+        for work in times[name]:
+            once(side, work, 1)
         log(f"warm: {name}")
     for r in range(rounds):
-        for work in ("train", "sample"):
+        for work in works:
             for name, side in sides.items():
-                t = side[work]() if work == "train" else side[work](sample_steps)
-                times[name][work].append(t)
-                log(f"round {r + 1}/{rounds} {work:6s} {name:20s} {t:7.3f} s/step")
+                if work in times[name]:
+                    times[name][work].append(t := once(side, work, sample_steps))
+                    log(f"round {r + 1}/{rounds} {work:6s} {name:26s} {t:7.3f} s/step")
     return times
 
 
 def ratios(times: dict[str, dict[str, list[float]]], reference: str) -> list[dict[str, Any]]:
     rows = []
     for work in ("train", "sample"):
-        ref = times[reference][work]
+        ref = times[reference].get(work)
         for name, per in times.items():
-            own = per[work]
-            if all(math.isnan(t) for t in own):
+            own = per.get(work)
+            if not own or not ref:
                 continue
             per_round = [a / b for a, b in zip(ref, own, strict=True)]
             rows.append(
@@ -298,8 +323,14 @@ def step_flops(ours: dict[str, Any]) -> dict[str, float]:
     return {"train": float(train), "sample": float(counter.get_total_flops())}
 
 
+#: 3x3 convolutions timed for the conv peak (batch, channels, size, dilation): a large one
+#: and the network's own at the sampling batch; their best is the peak.
+PEAK_CONVS = ((16, 256, 32, 1), (100, 128, 32, 1), (100, 256, 16, 1), (100, 256, 16, 4))
+
+
 def peaks(device, repeats: int = 3) -> dict[str, float]:
-    """This machine's GFLOP/s on a large GEMM and a large 3x3 convolution, fp32 and bf16."""
+    """This machine's GFLOP/s on a large GEMM and on 3x3 convolutions (the best of
+    :data:`PEAK_CONVS`, channels_last), fp32 and bf16."""
     import torch
 
     out = {}
@@ -308,13 +339,18 @@ def peaks(device, repeats: int = 3) -> dict[str, float]:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
         out[f"gemm_{tag}"] = _best(lambda a=a, b=b: a @ b, 2 * n**3, device, repeats)
-        x = torch.randn(16, 256, 32, 32, device=device, dtype=dtype)
-        x = x.contiguous(memory_format=torch.channels_last)
-        conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device, dtype)
-        conv = conv.to(memory_format=torch.channels_last)
-        flops = 2 * 16 * 256 * 256 * 9 * 32 * 32
-        with torch.no_grad():
-            out[f"conv3x3_{tag}"] = _best(lambda x=x, c=conv: c(x), flops, device, repeats)
+        best = 0.0
+        for batch, channels, size, dilation in PEAK_CONVS:
+            x = torch.randn(batch, channels, size, size, device=device, dtype=dtype)
+            x = x.contiguous(memory_format=torch.channels_last)
+            conv = torch.nn.Conv2d(
+                channels, channels, 3, padding=dilation, dilation=dilation, bias=False
+            )
+            conv = conv.to(device, dtype, memory_format=torch.channels_last)
+            flops = 2 * batch * channels**2 * 9 * size**2
+            with torch.no_grad():
+                best = max(best, _best(lambda x=x, c=conv: c(x), flops, device, repeats))
+        out[f"conv3x3_{tag}"] = best
     return out
 
 
@@ -392,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(VARIANTS),
         help="scorebench variants to time (repeatable; default: all)",
     )
+    p.add_argument(
+        "--work",
+        action="append",
+        choices=("train", "sample"),
+        help="time only this work (repeatable; default: both)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N)")
     p.add_argument("--profile", action="store_true", help="add a torch.profiler breakdown")
@@ -405,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-save", action="store_true", help="print, write nothing")
     p.add_argument("--note", default=None, help="free text stored in the record")
     args = p.parse_args(argv)
+    args.work = [w for w in ("train", "sample") if w in (args.work or ("train", "sample"))]
     if args.child_compile:
         print(json.dumps(_child_compile(args.child_compile, h.setup_torch(args))))
         return 0
@@ -437,9 +480,10 @@ def main(argv: list[str] | None = None) -> int:
         sides = {"official": reference_side(args.reference_src.expanduser(), device)}
         variants = args.variant or list(VARIANTS)
         for name in variants:
-            sides[name] = our_side(VARIANTS[name], device)
+            works = [w for w in args.work if w != UNCHANGED.get(name)]
+            sides[name] = our_side(VARIANTS[name], device, works)
         flops = step_flops(sides[variants[0]])
-        times = interleaved(sides, args.rounds, args.sample_steps, log)
+        times = interleaved(sides, args.work, args.rounds, args.sample_steps, log)
         rows = ratios(times, "official")
         bf16_peak = max(v for k, v in record["peak_gflops"].items() if k.endswith("bf16"))
         for row in rows:

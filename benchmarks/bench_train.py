@@ -9,8 +9,9 @@ batches are made before timing (the digits themselves; CIFAR-10-sized batches ar
 Configurations: the full CIFAR-10 NCSN (ngf 128, 3x32x32) at batch 16 and the ``digits``
 preset at its own batch (128), each in fp32 and bf16, eager (and torch.compile with
 ``--compile``), plus ``digits/loss-check``: the digits preset trained by
-``scorebench.train.train`` for ``--loss-check-steps`` steps in fp32 and in bf16 from the same
-seed, to see that bf16's loss tracks fp32's.
+``scorebench.train.train`` for ``--loss-check-steps`` steps in fp32, in bf16 and (with
+``--compile``) in bf16 compiled, from the same seed, to see that the fast paths' loss tracks
+fp32's.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_train.py --threads 1
     OMP_NUM_THREADS=1 python benchmarks/bench_train.py --only digits --compile
@@ -48,7 +49,8 @@ def cases(compile_too: bool) -> list[h.Case]:
                 out.append(
                     h.Case(f"{label}/{precision}/{mode}", preset, precision, compiled, batch)
                 )
-    out.append(h.Case("digits/loss-check", "digits", "fp32+bf16", False, None, "loss-check"))
+    precision = "fp32+bf16" + ("+bf16 compiled" if compile_too else "")
+    out.append(h.Case("digits/loss-check", "digits", precision, compile_too, None, "loss-check"))
     return out
 
 
@@ -165,51 +167,57 @@ def time_case(case: h.Case, args, device) -> dict[str, Any]:
 
 
 def loss_check(case: h.Case, args, device) -> dict[str, Any]:
-    """The digits preset trained by the real trainer in fp32 and in bf16 from the same seed."""
+    """The digits preset trained by the real trainer in fp32, in bf16 and (with
+    ``--compile``) in bf16 compiled, each from the same seed."""
     from scorebench.files import read_jsonl
     from scorebench.runs import RunDir
     from scorebench.train import train
 
     steps = args.loss_check_steps
     log_every = max(steps // 4, 1)
+    setups = {"fp32": ("fp32", []), "bf16": ("bf16", [])}
+    if case.compiled:
+        setups["bf16_compiled"] = ("bf16", ["runtime.compile=true"])
     curves, finals, seconds = {}, {}, {}
-    for precision in ("fp32", "bf16"):
+    for tag, (precision, switches) in setups.items():
         extra = [
             f"train.steps={steps}",
             f"train.log_every={log_every}",
             f"train.checkpoint_every={steps}",
             "train.grid_size=16",
             "runtime.seed=0",
+            *switches,
         ]
         config = _config(case, device, precision, extra)
         with tempfile.TemporaryDirectory(prefix="scorebench-losscheck-") as tmp:
             run = RunDir(Path(tmp) / "run")
             start = time.perf_counter()
             result = train(config, run, resume=False, quiet=True)
-            seconds[precision] = round(time.perf_counter() - start, 2)
+            seconds[tag] = round(time.perf_counter() - start, 2)
             logged = [r for r in read_jsonl(run.metrics) if "loss" in r]
-        curves[precision] = {r["step"]: round(r["loss"], 5) for r in logged}
-        finals[precision] = result.final_loss
-    fp32, bf16 = finals["fp32"], finals["bf16"]
-    return {
+        curves[tag] = {r["step"]: round(r["loss"], 5) for r in logged}
+        finals[tag] = result.final_loss
+    fp32 = finals["fp32"]
+    record = {
         "benchmark": "train",
         "what": case.name,
         "preset": case.preset,
         "network": {"name": config.network.name, **config.network.params},
-        "precision": "fp32 vs bf16",
-        "compiled": False,
+        "precision": case.precision.replace("+", " vs "),
+        "compiled": case.compiled,
         "batch": config.data.batch_size,
         "train_steps": steps,
         "final_loss_window": log_every,
-        "final_loss_fp32": fp32,
-        "final_loss_bf16": bf16,
-        "relative_difference": abs(bf16 - fp32) / abs(fp32) if fp32 else None,
-        "loss_curve_fp32": curves["fp32"],
-        "loss_curve_bf16": curves["bf16"],
-        "wall_s_fp32": seconds["fp32"],
-        "wall_s_bf16": seconds["bf16"],
         "status": "ok",
     }
+    for tag in setups:
+        record[f"final_loss_{tag}"] = finals[tag]
+        record[f"loss_curve_{tag}"] = curves[tag]
+        record[f"wall_s_{tag}"] = seconds[tag]
+        if tag != "fp32":
+            diff = abs(finals[tag] - fp32) / abs(fp32) if fp32 else None
+            record["relative_difference" + tag.removeprefix("bf16")] = diff
+    return record
 
 
 def child(args) -> int:
@@ -262,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def describe(case: h.Case) -> str:
         if case.kind == "loss-check":
-            return f"{args.loss_check_steps} training steps in fp32, then in bf16"
+            return f"{args.loss_check_steps} training steps each: {case.precision}"
         warmup, steps = counts(case, args, device.type)
         return f"warm-up {warmup}, timed {steps}"
 
@@ -295,15 +303,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     if checks:
         h.print_table(
-            f"bf16 vs fp32: digits preset, {args.loss_check_steps} steps, same seed",
+            f"bf16 (and compiled) vs fp32: digits preset, {args.loss_check_steps} steps, same seed",
             [
                 ("config", "what", ""),
                 ("status", "status", ""),
                 ("final loss fp32", "final_loss_fp32", ".4f"),
                 ("final loss bf16", "final_loss_bf16", ".4f"),
                 ("rel. diff", "relative_difference", ".2%"),
+                ("bf16 compiled", "final_loss_bf16_compiled", ".4f"),
+                ("rel. diff", "relative_difference_compiled", ".2%"),
                 ("fp32 s", "wall_s_fp32", ".1f"),
                 ("bf16 s", "wall_s_bf16", ".1f"),
+                ("compiled s", "wall_s_bf16_compiled", ".1f"),
             ],
             checks,
             "final loss: mean over the last logging interval (a quarter of the steps)",
