@@ -20,12 +20,14 @@ rounds, because absolute times on a shared machine drift between runs: only rati
 one run mean something. Each cell prints min/median/max seconds per step over the rounds and
 the ratio reference/ours (median, with the min and max of the per-round ratios).
 
-The roofline part measures this machine's own peak (a large GEMM and a large 3x3
-convolution, fp32 and bf16) and states each step's achieved GFLOP/s as a fraction of the
+The roofline part measures this machine's own peak (a large GEMM, and the best of a large
+3x3 convolution and the network's own at the sampling batch; fp32 and bf16) and states each step's achieved GFLOP/s as a fraction of the
 bf16 peak; FLOPs are counted by ``torch.utils.flop_counter`` on scorebench's network (the
 official one has the same layers). ``--profile`` adds a ``torch.profiler`` breakdown of one
 step per side: convolutions, normalisation/activation/elementwise, copies/casts, other, and
 the rest of the step's wall time (fused kernels of compiled code, framework overhead).
+``--compile-cache`` times the first compiled step in fresh processes, with an empty compile
+cache and then with the one the first left. ``--work train|sample`` times only that work.
 
 Results are merged into benchmarks/results/reference.json.
 """
@@ -386,30 +388,34 @@ def profile(side: dict[str, Any], work: str) -> dict[str, float]:
     return {k: round(v, 3) for k, v in totals.items()}
 
 
-def compile_start(device, threads: int | None) -> dict[str, float]:
-    """Seconds to the first compiled sampling step of the bf16 CIFAR-10 network in a fresh
-    process, with an empty compile cache and then with the cache the first one left."""
+def compile_start(device, threads: int | None, works: list[str]) -> dict[str, float]:
+    """Seconds to the first compiled step (training, sampling) of the bf16 CIFAR-10 network
+    in a fresh process, with an empty compile cache and then with the cache the first one
+    left."""
     import subprocess
     import tempfile
 
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for state in ("cold", "warm"):
-            command = [sys.executable, __file__, "--child-compile", tmp, "--device", str(device)]
-            command += ["--threads", str(threads)] if threads else []
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            out[f"{state}_first_step_s"] = json.loads(done.stdout.strip().splitlines()[-1])
+    for work in works:
+        with tempfile.TemporaryDirectory() as tmp:
+            for state in ("cold", "warm"):
+                command = [sys.executable, __file__, "--child-compile", tmp, "--work", work]
+                command += ["--device", str(device)]
+                command += ["--threads", str(threads)] if threads else []
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                seconds = json.loads(done.stdout.strip().splitlines()[-1])
+                out[f"{work}_{state}_first_step_s"] = seconds
     return out
 
 
-def _child_compile(cache: str, device) -> float:
-    """Build the sampling score with runtime.compile in this process; time its first call."""
+def _child_compile(cache: str, work: str, device) -> float:
+    """Build the side with runtime.compile in this process; time its first ``work`` step."""
     import os
 
     os.environ["SCOREBENCH_CACHE_DIR"] = cache
-    ours = our_side(VARIANTS["bf16+compile"], device)
+    ours = our_side(VARIANTS["bf16+compile"], device, (work,))
     start = time.perf_counter()
-    ours["sample"](1)
+    ours["train"]() if work == "train" else ours["sample"](1)
     return round(time.perf_counter() - start, 2)
 
 
@@ -441,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--compile-cache",
         action="store_true",
-        help="also time the first compiled sampling step in fresh processes, cold and warm",
+        help="also time the first compiled step (of each --work) in fresh processes, cold and warm",
     )
     p.add_argument("--child-compile", default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-save", action="store_true", help="print, write nothing")
@@ -449,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.work = [w for w in ("train", "sample") if w in (args.work or ("train", "sample"))]
     if args.child_compile:
-        print(json.dumps(_child_compile(args.child_compile, h.setup_torch(args))))
+        device = h.setup_torch(args)
+        print(json.dumps(_child_compile(args.child_compile, args.work[0], device)))
         return 0
     if args.rounds < 1 or args.sample_steps < 1 or not 1 <= args.sample_steps <= 10:
         raise SystemExit("error: --rounds must be >= 1 and --sample-steps in 1..10")
@@ -498,8 +505,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         _print(record)
     if args.compile_cache:
-        record["compile_start"] = compile_start(device, args.threads)
-        print(f"first compiled sampling step: {record['compile_start']}")
+        record["compile_start"] = compile_start(device, args.threads, args.work)
+        print(f"first compiled step: {record['compile_start']}")
     if not args.no_save:
         h.merge_results(RESULTS, [record])
     print(json.dumps({"peak_gflops": record["peak_gflops"]}))
