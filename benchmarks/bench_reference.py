@@ -21,11 +21,12 @@ one run mean something. Each cell prints min/median/max seconds per step over th
 the ratio reference/ours (median, with the min and max of the per-round ratios).
 
 The roofline part measures this machine's own peak (a large GEMM, and the best of a large
-3x3 convolution and the network's own at the sampling batch; fp32 and bf16) and states each step's achieved GFLOP/s as a fraction of the
-bf16 peak; FLOPs are counted by ``torch.utils.flop_counter`` on scorebench's network (the
-official one has the same layers). ``--profile`` adds a ``torch.profiler`` breakdown of one
-step per side: convolutions, normalisation/activation/elementwise, copies/casts, other, and
-the rest of the step's wall time (fused kernels of compiled code, framework overhead).
+3x3 convolution and the network's own at the sampling batch; fp32 and bf16) and states each
+step's achieved GFLOP/s as a fraction of the bf16 peak; FLOPs are counted by
+``torch.utils.flop_counter`` on scorebench's network (the official one has the same layers).
+``--profile`` adds a ``torch.profiler`` breakdown of one step per side: convolutions,
+normalisation/activation/elementwise, copies/casts, other, and the rest of the step's wall
+time (fused kernels of compiled code, framework overhead).
 ``--compile-cache`` times the first compiled step in fresh processes, with an empty compile
 cache and then with the one the first left. ``--work train|sample`` times only that work.
 
