@@ -206,7 +206,7 @@ def network_score(
 
     from scorebench.score import NetworkScore
 
-    cast = sampling_numerics(config).startswith("bf16-weights")
+    cast = _bf16_copy(config)
     if cast:
         network = copy.deepcopy(network).to(torch.bfloat16)
     if compile_network:
@@ -244,9 +244,15 @@ def compiled(network: torch.nn.Module, *, inference: bool) -> torch.nn.Module:
     return torch.compile(network, options={"freezing": True, "triton.cudagraphs": on_cuda})
 
 
+def _bf16_copy(config: RunConfig) -> bool:
+    return config.runtime.precision == "bf16" and config.sample.bf16_weights
+
+
 def sampling_numerics(config: RunConfig) -> str:
-    """How a run's network computes scores when sampling, as a cell's spec records it."""
-    precision = config.runtime.precision
-    if precision == "bf16" and config.sample.bf16_weights:
-        precision = "bf16-weights"
-    return f"{precision}+compiled" if config.runtime.compile else precision
+    """How a run's network computes scores when sampling, as a cell's spec records it: the
+    precision, then each switch that changes the arithmetic (``fp32``,
+    ``bf16-weights+compiled+channels_last``, ...)."""
+    runtime = config.runtime
+    numerics = "bf16-weights" if _bf16_copy(config) else runtime.precision
+    switches = {"compiled": runtime.compile, "channels_last": runtime.channels_last}
+    return "+".join([numerics, *(name for name, on in switches.items() if on)])

@@ -117,10 +117,10 @@ def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
     for text in overrides:
         key = text.partition("=")[0].strip()
         if not key.startswith(CELL_KEYS):
+            allowed = ", ".join(k + "*" if k.endswith(".") else k for k in CELL_KEYS)
             raise ConfigError(
-                f"--set {text!r}: only sample.*, eval.* and runtime.precision/device/"
-                "channels_last/compile can change after training; train another run for the "
-                "rest."
+                f"--set {text!r}: only {allowed} can change after training; train another run "
+                "for the rest."
             )
     config = build_config(config.to_dict(), None, list(overrides))
     if config.score_function is not None:  # an oracle's reference: exact samples of the same n

@@ -136,6 +136,9 @@ def test_the_cell_spec_records_how_the_network_computes(tmp_path):
     copy = _with(config, runtime__precision="bf16", sample__bf16_weights="true")
     assert sampling_numerics(copy) == "bf16-weights"
     assert sampling_numerics(_with(config, runtime__compile="true")) == "fp32+compiled"
+    # channels_last picks other convolution kernels: a cell of its own.
+    both = _with(config, runtime__compile="true", runtime__channels_last="true")
+    assert sampling_numerics(both) == "fp32+compiled+channels_last"
 
 
 def test_a_bench_cell_may_compile_sampling_but_not_change_training(tmp_path):

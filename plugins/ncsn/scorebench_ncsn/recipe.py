@@ -71,8 +71,8 @@ PRESETS = {
         "eval": {"metrics": ["isc", "fid", "kid"], "extractor": "inception-v3"},
     },
     # 2 CPU cores: a narrow NCSN on 8x8 digits, fewer Langevin steps. fp32: at this width
-    # bf16 autocast is ~7% slower on this CPU (benchmarks/results/train.json); it pays off
-    # from CIFAR-10 size on (2.5x).
+    # bf16 autocast was slower on a 2-core CPU (benchmarks/results/train.json); it pays off
+    # at CIFAR-10 size (benchmarks/README.md).
     "digits": {
         "network": _ncsn(1, 32, 8),
         # sigma_1 = 5 ~ the largest distance between two digits (4.8): with the paper's 1 the
