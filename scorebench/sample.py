@@ -17,6 +17,7 @@ import torch
 
 from scorebench.api import IMAGES, kind_of
 from scorebench.config import RunConfig
+from scorebench.data.transforms import inverse_logit_transform
 from scorebench.errors import ScorebenchError
 from scorebench.files import atomic_write, read_json
 from scorebench.runs import RunDir, load_checkpoint
@@ -80,6 +81,12 @@ def draw(
             **config.sample.sampler.params,
         )
     return out.float(), counted.nfe
+
+
+def data_space(samples: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    """Samples of a network trained on logit-transformed data (``data.logit_transform``)
+    mapped back to [0, 1], as the official code does before saving them; else as they are."""
+    return inverse_logit_transform(samples) if config.data.logit_transform else samples
 
 
 def to_storage(samples: torch.Tensor) -> np.ndarray:
@@ -191,7 +198,7 @@ def draw_shard(
             f"sampler {model.config.sample.sampler.name!r} produced NaN or infinite values "
             f"(shard {k}): it diverged; nothing was stored. Try a smaller step size."
         )
-    return to_storage(samples), nfe
+    return to_storage(data_space(samples, model.config)), nfe
 
 
 def shard_count(n: int, batch: int) -> int:

@@ -508,7 +508,7 @@ def _save_checkpoint(
 
 def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> None:
     """A sample grid with the run's own sampler (fixed seed, so grids are comparable)."""
-    from scorebench.sample import draw, save_grid
+    from scorebench.sample import data_space, draw, save_grid
 
     parts.network.eval()
     score = network_score(parts.network, parts.sigmas, config, device)
@@ -516,7 +516,7 @@ def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> N
     n = config.train.grid_size if kind_of(shape) == IMAGES else max(config.train.grid_size, 1000)
     generator = torch.Generator(device).manual_seed(config.runtime.seed)
     samples, _ = draw(score, build_sampler(config), config, parts.sigmas, shape, n, generator)
-    save_grid(samples, run.grid_path(step))
+    save_grid(data_space(samples, config), run.grid_path(step))
 
 
 def truncate_metrics(run: RunDir, step: int) -> None:

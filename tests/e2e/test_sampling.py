@@ -153,3 +153,25 @@ def test_another_checkpoint_is_another_cell(trained, tmp_path):
     after = make_cell(run)
     assert after.key != before.key
     assert not np.array_equal(load_samples(after), load_samples(before))  # both kept
+
+
+@pytest.mark.parametrize("logit", [False, True])
+def test_samples_of_a_logit_transformed_run_are_stored_in_data_space(logit):
+    """The network of a ``data.logit_transform`` run samples in logit space; what is stored
+    (and measured) is the data: sigmoid-inverted as the official code does."""
+    import torch
+
+    from scorebench.data.transforms import logit_transform
+    from scorebench.sample import Model, draw_shard
+
+    config = resolve_config(
+        "ncsn", "digits", overrides=[f"data.logit_transform={str(logit).lower()}"]
+    )
+    quarter = torch.full((3, 1, 8, 8), 0.25)
+
+    def sampler(score, x, sigmas, *, generator=None, callback=None, **params):
+        return logit_transform(quarter) if logit else quarter  # the network's space
+
+    model = Model(config, lambda x, s: torch.zeros_like(x), torch.tensor([1.0, 0.1]), (1, 8, 8), 0)
+    stored, _ = draw_shard(model, sampler, 0, 3, torch.device("cpu"))
+    assert stored.dtype == np.uint8 and (stored == 64).all()  # round(0.25 * 255)
