@@ -21,6 +21,11 @@ from scorebench.errors import ScorebenchError, UnknownComponentError
 KINDS: dict[str, str] = {kind: summary for kind, (_, summary) in CONTRACTS.items()}
 
 
+def singular(kind: str) -> str:
+    """``losses`` -> ``loss``, ``benches`` -> ``bench``, ``samplers`` -> ``sampler``."""
+    return kind[:-2] if kind.endswith(("sses", "ches")) else kind.removesuffix("s")
+
+
 @dataclass(frozen=True)
 class Component:
     """One registered component. ``plugin`` is filled in by the plugin manager."""
@@ -72,7 +77,7 @@ class Conflict:
 
     def __str__(self) -> str:
         return (
-            f"{self.kind[:-1]} {self.name!r} is registered by plugins {self.kept!r} and "
+            f"{singular(self.kind)} {self.name!r} is registered by plugins {self.kept!r} and "
             f"{self.shadowed!r}; {self.name!r} is {self.kept!r}'s, use "
             f"'{self.shadowed}:{self.name}' for the other."
         )
@@ -113,7 +118,7 @@ class Registry:
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownComponentError(
-            f"no {self.kind[:-1]} named {name!r}.{hint} Known {self.kind}: "
+            f"no {singular(self.kind)} named {name!r}.{hint} Known {self.kind}: "
             f"{', '.join(known) or '(none)'}. See `scorebench list {self.kind}`."
         )
 

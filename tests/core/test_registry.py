@@ -35,6 +35,14 @@ def test_unknown_name_suggests_closest():
     assert "euler" in message  # lists what exists
 
 
+@pytest.mark.parametrize(
+    ("kind", "word"), [("losses", "loss"), ("benches", "bench"), ("samplers", "sampler")]
+)
+def test_an_unknown_name_is_named_in_the_singular(kind, word):
+    with pytest.raises(UnknownComponentError, match=f"^no {word} named 'x'"):
+        Registry(kind).get("x")
+
+
 class _Samplers:
     def __init__(self, *names):
         self.names = names
