@@ -44,7 +44,7 @@ def _time_extraction(prepared, images, *, device: str, batch_size: int, repeats:
             prepared.fidelity_name,
             layers,
             cuda=cuda,
-            feature_extractor_weights_path=str(prepared.weights_path),
+            feature_extractor_weights_path=prepared.weights_argument(),
             verbose=False,
         )
         load_s = time.perf_counter() - t0
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from scorebench.files import atomic_write_json
     from scorebench.metrics.digits_cnn import DigitsCNNSpec
-    from scorebench.metrics.extractors import InceptionV3Spec
+    from scorebench.metrics.extractors import InceptionV3Spec, InceptionWeights
     from scorebench.paths import cache_dir
 
     if args.threads is not None:
@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or write_random_inception_weights(Path(tmp) / "inception.pth")
-        inception = InceptionV3Spec().prepare(weights=weights, cache_dir=cache_dir())
+        # random weights are not the standard file: trusted here, they only time the network
+        choice = InceptionWeights(weights, trusted=args.weights is None)
+        inception = InceptionV3Spec().prepare(weights=choice, cache_dir=cache_dir())
         images = torch.randint(0, 256, (args.n, 3, 32, 32), dtype=torch.uint8, generator=g)
         rows.append(
             (

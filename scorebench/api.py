@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import torch
 
-    from scorebench.metrics.extractors import PreparedExtractor
+    from scorebench.metrics.extractors import PreparedExtractor, Weights
     from scorebench.recipes import Recipe
     from scorebench.score import LossOutput
 
@@ -129,13 +129,15 @@ class FeatureExtractor(Protocol):
     """A feature network for the feature metrics, made by ``factory(**params)`` (component
     ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what identifies
     it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
-    ``accepts_inception_weights = True`` to receive ``--inception-weights``."""
+    ``accepts_inception_weights = True`` to receive ``--inception-weights`` (a path, or an
+    :class:`~scorebench.metrics.extractors.InceptionWeights` saying whether a file of
+    another hash is trusted)."""
 
     name: str
     accepts_inception_weights: bool
 
     def prepare(
-        self, *, weights: str | Path | None, cache_dir: Path, data_root: str | Path | None
+        self, *, weights: Weights, cache_dir: Path, data_root: str | Path | None
     ) -> PreparedExtractor: ...
 
 

@@ -33,17 +33,27 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from scorebench.config import MAXIMA
+from scorebench import safe_yaml
+from scorebench.checks import MIN_SAMPLES
+from scorebench.config import MAXIMA, check_device
+from scorebench.done import read_derived
 from scorebench.errors import ConfigError
-from scorebench.metrics.protocol import protocol_fingerprint
+from scorebench.files import atomic_write_json
+from scorebench.metrics.extractors import Weights
+from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
+from scorebench.runs import RunDir, locked
 
 MAX_SEED = MAXIMA["sample.seed"][0]
 MAX_SEED_COUNT = 1000  # cells are full sampling jobs: more is surely a typo
+BENCH_FILE = "bench.json"  # the spec and cells of a bench; marks its --out as a bench's
+ORACLES = "oracles"  # under --out: one pseudo-run directory per oracle source
 
 
 class SamplerGrid(BaseModel):
@@ -81,6 +91,26 @@ class OracleSource(BaseModel):
     params: dict[str, Any] = {}
     config: dict[str, Any] = {}
 
+    @field_validator("params", "config")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            canonical_json(value)  # these enter the cell spec and its hash
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"must be plain JSON data with finite numbers ({exc})") from None
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _no_relabel(cls, config: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted({"recipe", "dataset", "score_function"} & set(config))
+        if fixed:
+            raise ValueError(
+                f"{', '.join(fixed)} cannot be set here: an oracle's rows are labelled by its "
+                "score function (give it as score_function, its parameters as params)"
+            )
+        return config
+
     def base_config(self) -> dict[str, Any]:
         """The pseudo-run's config: the oracle, its levels and the oracle reference set."""
         from scorebench.config import merge
@@ -105,8 +135,8 @@ class BenchSpec(BaseModel):
 
     sources: list[str | OracleSource] = []
     samplers: list[SamplerGrid] = []  # none: each run's own sampler
-    seeds: int | list[int] = 1
-    n: int | None = Field(default=None, gt=0)
+    seeds: StrictInt | list[StrictInt] = 1  # strict: true is not a seed
+    n: StrictInt | None = Field(default=None, ge=MIN_SAMPLES)
     set: list[str] = []
 
     @field_validator("seeds")
@@ -140,10 +170,14 @@ def _validated(data: Any, where: str) -> BenchSpec:
 
 
 def parse_sampler(text: str) -> dict[str, Any]:
-    """``NAME[:KEY=V1,V2,...]...`` -> a sampler grid (values are YAML scalars)."""
-    import yaml
+    """``NAME[:KEY=V1,V2,...]...`` -> a sampler grid (values are YAML scalars). NAME may be
+    qualified by its plugin, ``PLUGIN:NAME`` (e.g. ``samplers:dpmpp_2m``)."""
+    from scorebench.plugins import get_plugin_manager
 
     name, *parts = text.split(":")
+    plugins = {p.name for p in get_plugin_manager().plugins}
+    if parts and "=" not in parts[0] and name.strip() in plugins:
+        name += ":" + parts.pop(0)
     grid: dict[str, list[Any]] = {}
     for part in parts:
         key, sep, values = part.partition("=")
@@ -152,21 +186,26 @@ def parse_sampler(text: str) -> dict[str, Any]:
                 f"--sampler {text!r}: expected NAME[:KEY=V1,V2,...], e.g. "
                 "annealed_langevin:steps_per_level=5,10,20"
             )
+        if key.strip() in grid:
+            raise ConfigError(
+                f"--sampler {text!r}: {key.strip()!r} is given twice; list every value once "
+                f"({key.strip()}=V1,V2,...)"
+            )
         try:
-            grid[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
-        except yaml.YAMLError as exc:
+            grid[key.strip()] = [safe_yaml.load(v) for v in values.split(",") if v.strip()]
+        except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"--sampler {text!r}: a value is not valid YAML ({exc})") from exc
     return {"name": name.strip(), "grid": grid}
 
 
 def parse_seeds(text: str) -> int | list[int]:
-    """``3`` (seeds 0, 1, 2) or ``0,7,11`` (those seeds)."""
-    try:
-        if "," in text:
-            return [int(s) for s in text.split(",") if s.strip()]
-        return int(text)
-    except ValueError as exc:
-        raise ConfigError(f"--seeds {text!r}: give a count (3) or a list (0,7,11)") from exc
+    """``3`` (seeds 0, 1, 2) or ``0,7,11`` (those seeds): ASCII digits only (``int`` would
+    also read ``1_000`` and other scripts' digits)."""
+    parts = [p.strip() for p in text.split(",")] if "," in text else [text.strip()]
+    if not all(re.fullmatch(r"[0-9]+", p, re.ASCII) for p in parts if p) or not any(parts):
+        raise ConfigError(f"--seeds {text!r}: give a count (3) or a list (0,7,11)")
+    numbers = [int(p) for p in parts if p]
+    return numbers if "," in text else numbers[0]
 
 
 def load_spec(
@@ -241,12 +280,10 @@ def cell_overrides(spec: BenchSpec) -> list[list[str]]:
 def oracle_run(source: OracleSource, out_dir: Path) -> Any:
     """The directory holding an oracle's cells (under the bench output), with its config."""
     from scorebench.config import build_config
-    from scorebench.files import atomic_write_json
-    from scorebench.runs import RunDir
 
     config = build_config(source.base_config())
     key = protocol_fingerprint(source.model_dump())
-    run = RunDir(out_dir / "oracles" / f"{source.score_function}-{key[:8]}")
+    run = RunDir(out_dir / ORACLES / f"{source.score_function}-{key[:8]}")
     if not run.config.is_file():
         atomic_write_json(run.config, config.to_dict())
     return run
@@ -256,7 +293,6 @@ def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
     """Every cell of the bench, built (names, parameters, checkpoints checked) before any
     is computed."""
     from scorebench.evals import make_cell
-    from scorebench.runs import RunDir
 
     cells = []
     for source in spec.sources:
@@ -277,26 +313,61 @@ def run_bench(
     out_dir: str | Path,
     *,
     device: str = "auto",
-    inception_weights: str | None = None,
+    inception_weights: Weights = None,
     log=print,
 ) -> dict[str, Any] | None:
     """Measure every cell (cached ones are skipped) and write the leaderboard to
     ``out_dir``. Returns the board (None on non-zero torchrun ranks)."""
     from contextlib import ExitStack
 
-    from scorebench.files import atomic_write_json
-    from scorebench.plugins import registry
-    from scorebench.runs import locked
-    from scorebench.workflow import measure, report_stage
+    from scorebench.workflow import measure
 
-    cells = plan_cells(spec, out_dir)
+    out = Path(out_dir)
+    check_device(device, "--device")
+    check_output(out)  # before an oracle's config is written there
+    cells = plan_cells(spec, out)
     log(f"bench: {len(cells)} cells ({len(spec.sources)} sources)")
     with ExitStack() as stack:
+        stack.enter_context(locked(claim_output(out), "bench"))
         for run in {str(c.run.path): c.run for c in cells}.values():
             stack.enter_context(locked(run, "bench"))
         records = measure(cells, device=device, inception_weights=inception_weights, log=log)
-    if records is None:
-        return None
+        if records is None:
+            return None
+        return _report(spec, cells, records, out)
+
+
+def check_output(out: Path) -> None:
+    """``--out`` is new, empty, or a bench's output (``bench.json``): a bench never
+    replaces an unrelated ``leaderboard.json``."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory for the bench's output.")
+    if not out.is_dir():
+        return
+    mine = read_derived(out / BENCH_FILE)
+    others = sorted(p.name for p in out.iterdir() if p.name not in (".lock", ORACLES))
+    if others and not (isinstance(mine, dict) and "spec" in mine):
+        raise ConfigError(
+            f"--out {out} holds files that are not a scorebench bench's output "
+            f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); give an empty "
+            "or new directory, or a previous bench's --out."
+        )
+
+
+def claim_output(out: Path) -> Any:
+    """The output directory as a lockable directory, marked as a bench's."""
+    check_output(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if read_derived(out / BENCH_FILE) is None:
+        atomic_write_json(out / BENCH_FILE, {"spec": None, "cells": None})
+    return RunDir(out)
+
+
+def _report(spec: BenchSpec, cells: list[Any], records: list[dict[str, Any]], out: Path):
+    """The bench's leaderboard, beside the baselines of its recipes and oracles."""
+    from scorebench.plugins import registry
+    from scorebench.workflow import report_stage
+
     baselines: list[str] = []
     tables: dict[str, dict[str, Any]] = {}
     for cell, record in zip(cells, records, strict=True):
@@ -307,23 +378,20 @@ def run_bench(
         wanted = recipe.baselines.get(cell.config.dataset, [])
         baselines += [b for b in wanted if b not in baselines]
     runs = list({str(c.run.path): c.run for c in cells}.values())
-    out = Path(out_dir)
     summary = {"spec": spec.model_dump(), "cells": [c.key for c in cells]}
-    atomic_write_json(out / "bench.json", summary)
+    atomic_write_json(out / BENCH_FILE, summary)
     return report_stage(runs, out, baselines=baselines, records=records, tables=[*tables.values()])
 
 
 def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
     """Reference rows of an oracle protocol (exact samples of another stream, a fitted
     Gaussian, noise), measured once per protocol and kept beside the oracle's cells."""
-    import json
-
-    from scorebench.files import atomic_write_json
     from scorebench.report.baselines import measured_baselines
 
     path = cell.run.path / f"baselines-{fingerprint}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    table = read_derived(path)  # a damaged one is measured again
+    if isinstance(table, dict) and isinstance(table.get("rows"), list):
+        return table
     source = {"command": "scorebench bench (oracle source)", "oracle": cell.spec["source"]}
     table = measured_baselines(cell.config, source=source)
     for row in table["rows"]:

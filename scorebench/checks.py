@@ -51,6 +51,15 @@ def finite(name: str, value: Any, *, error: type[Exception] = ConfigError) -> fl
     return float(value)
 
 
+#: Every metric compares a sample set's spread with the reference's: one sample has none.
+MIN_SAMPLES = 2
+
+
+def sample_count(name: str, n: Any) -> int:
+    """A number of samples to evaluate: at least :data:`MIN_SAMPLES`."""
+    return integer(name, n, MIN_SAMPLES, why="every metric needs a spread of samples")
+
+
 def boolean(name: str, value: Any, *, error: type[Exception] = ConfigError) -> bool:
     """A bool (not 0/1 or a string)."""
     if not isinstance(value, bool):

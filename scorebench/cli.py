@@ -16,6 +16,7 @@ from rich.table import Table
 
 from scorebench import __version__
 from scorebench.errors import ScorebenchError
+from scorebench.metrics.extractors import InceptionWeights
 from scorebench.plugins import get_plugin_manager
 from scorebench.registry import KINDS
 from scorebench.report.leaderboard import default_gates
@@ -214,6 +215,13 @@ INCEPTION_WEIGHTS = typer.Option(
     help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
     show_default="downloaded once into the scorebench cache",
 )
+TRUST_WEIGHTS = typer.Option(
+    False,
+    "--trust-weights",
+    help="Use Inception weights whose SHA-256 is not the standard file's (the fingerprint "
+    "records it). They are loaded as tensors only either way.",
+    show_default="off: such a file is refused",
+)
 FORCE = typer.Option(
     False, "--force", help="Start over (the old run is moved aside).", show_default="off"
 )
@@ -240,16 +248,14 @@ def train(
 
     Under `torchrun --nproc_per_node N` the same command trains with DDP."""
     from scorebench.components import check_before_training
-    from scorebench.runs import locked, move_aside
+    from scorebench.runs import locked
     from scorebench.train import train as train_run
 
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
     run = _run_dir(run_dir, recipe, dataset)
-    if force and (aside := move_aside(run)):
-        err.print(f"moved the previous run to {aside}")
     check_before_training(config)  # before the lock creates the run directory
     start = time.perf_counter()
-    with locked(run, "train"):
+    with locked(run, "train", start_over=force, log=err.print):
         result = train_run(config, run, argv=sys.argv)
     err.print(
         f"trained to step {result.step} in {run.path} in {time.perf_counter() - start:.1f} s"
@@ -325,6 +331,7 @@ def evaluate(
     overrides: list[str] = CELL_SET,
     device: str | None = DEVICE,
     inception_weights: str | None = INCEPTION_WEIGHTS,
+    trust_weights: bool = TRUST_WEIGHTS,
     cross_check: bool | None = typer.Option(
         None,
         "--cross-check/--no-cross-check",
@@ -343,7 +350,7 @@ def evaluate(
         _existing_run(run_dir),
         _cell_overrides(sampler, None, overrides),
         device=device,
-        inception_weights=inception_weights,
+        inception_weights=InceptionWeights(inception_weights, trust_weights),
         cross_check=cross_check,
     )
     if cached:
@@ -396,6 +403,7 @@ def run(
     device: str | None = DEVICE,
     data_dir: str | None = DATA_DIR,
     inception_weights: str | None = INCEPTION_WEIGHTS,
+    trust_weights: bool = TRUST_WEIGHTS,
     force: bool = FORCE,
 ) -> None:
     """Train, sample, evaluate and report in one go; finished stages are skipped.
@@ -411,7 +419,7 @@ def run(
         target,
         force=force,
         argv=sys.argv,
-        inception_weights=inception_weights,
+        inception_weights=InceptionWeights(inception_weights, trust_weights),
         log=err.print,
     )
     if result["report_dir"] is None:  # a non-zero torchrun rank
@@ -502,24 +510,11 @@ def compare(
 
     The default gates (see --threshold) allow a 10% relative worsening; other metrics are
     shown, not gated."""
-    from rich.text import Text
-
     from scorebench.report.compare import compare as compare_results
-    from scorebench.report.compare import load_board, parse_thresholds
+    from scorebench.report.compare import load_board, parse_thresholds, table
 
     changes = compare_results(load_board(base), load_board(new), parse_thresholds(thresholds), row)
-    table = Table(title="compare")
-    for column in ("row", "metric", "base", "new", "allowed worsening", "status"):
-        table.add_column(column, overflow="fold")
-    for c in changes:
-        status = (
-            Text("REGRESSED", style="red")
-            if c.regressed
-            else Text("ok" if c.allowed is not None else "not gated")
-        )
-        allowed = "-" if c.allowed is None else f"{c.allowed:.4g}"
-        table.add_row(Text(c.row), c.metric, f"{c.base:.4g}", f"{c.new:.4g}", allowed, status)
-    _table_console().print(table)
+    _table_console().print(table(changes))
     if any(c.regressed for c in changes):
         raise typer.Exit(1)
 
@@ -568,6 +563,7 @@ def bench(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     inception_weights: str | None = INCEPTION_WEIGHTS,
+    trust_weights: bool = TRUST_WEIGHTS,
 ) -> None:
     """Benchmark samplers x parameter grids x seeds on trained runs, on one protocol.
 
@@ -588,7 +584,11 @@ def bench(
     )
     out_dir = out_dir or (f"bench/{preset}" if preset else "bench")
     board = run_bench(
-        spec, out_dir, device=device, inception_weights=inception_weights, log=err.print
+        spec,
+        out_dir,
+        device=device,
+        inception_weights=InceptionWeights(inception_weights, trust_weights),
+        log=err.print,
     )
     if board is None:  # a non-zero torchrun rank
         return
@@ -614,6 +614,7 @@ def baselines_compute(
         show_default="DATASET-measured.json here",
     ),
     inception_weights: str | None = INCEPTION_WEIGHTS,
+    trust_weights: bool = TRUST_WEIGHTS,
 ) -> None:
     """Measure reference rows (held-out real data, fitted Gaussian) under a preset's protocol."""
     from pathlib import Path
@@ -627,7 +628,9 @@ def baselines_compute(
         + [f"--set {o}" for o in overrides]
     )
     source = {"command": command, "recipe": recipe, "dataset": dataset, "overrides": overrides}
-    table = measured_baselines(config, source=source, inception_weights=inception_weights)
+    table = measured_baselines(
+        config, source=source, inception_weights=InceptionWeights(inception_weights, trust_weights)
+    )
     path = Path(out_file or f"{dataset}-measured.json")
     atomic_write_json(path, table)
     out.print(f"wrote {path}; use it with `scorebench report RUN -b {path}`", soft_wrap=True)

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+import yaml
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import (
     AllowInfNan,
@@ -29,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from scorebench import safe_yaml
 from scorebench.errors import ConfigError
 
 #: Any number but those in MAXIMA: far above every sensible value, below C's overflow.
@@ -328,15 +330,13 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def parse_override(text: str) -> dict[str, Any]:
     """``train.lr=1e-4`` -> ``{"train": {"lr": 0.0001}}``; values are YAML scalars/lists."""
-    import yaml
-
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
+        value = safe_yaml.load(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"--set {text!r}: the value is not valid YAML ({exc})") from exc
     if isinstance(value, str) and _looks_numeric(value):
         value = float(value)  # YAML 1.1 reads 1e-4 as a string
@@ -346,12 +346,13 @@ def parse_override(text: str) -> dict[str, Any]:
     return nested
 
 
+_DECIMAL = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)", re.I | re.A)
+
+
 def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A plain ASCII decimal number, or nan/inf (then refused as not finite by name);
+    ``float`` alone would also take ``1_000`` and other scripts' digits."""
+    return _DECIMAL.fullmatch(text.strip()) is not None
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
@@ -368,10 +369,9 @@ def read_file(path: str | Path) -> dict[str, Any]:
             import tomllib
 
             data = tomllib.loads(text)
+            safe_yaml.too_deep(data)
         elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
+            data = safe_yaml.load(text) or {}
         else:
             raise ConfigError(f"config file {str(path)!r}: use .yaml, .yml or .toml")
     except ConfigError:

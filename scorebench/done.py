@@ -18,6 +18,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scorebench.api import IMAGES, kind_of
+from scorebench.records import ResultRecord, problems
+
 if TYPE_CHECKING:
     from scorebench.config import RunConfig
     from scorebench.evals import Cell
@@ -28,7 +31,7 @@ def read_derived(path: Path) -> Any:
     """A JSON file scorebench derived (and can derive again), or None if missing or damaged."""
     try:
         return json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -38,17 +41,25 @@ def trained(run: RunDir, config: RunConfig) -> bool:
 
 
 def shard_done(cell: Cell, k: int) -> bool:
-    """Shard ``k`` and its metadata are on disk and whole (a damaged shard is redrawn)."""
+    """Shard ``k`` and its metadata are on disk and whole: the rows this shard draws, of the
+    cell's sample shape and storage dtype (a damaged or replaced shard is redrawn)."""
     import numpy as np
 
     base = cell.shard(k)
+    want = np.uint8 if kind_of(cell.shape) == IMAGES else np.float32
     try:
-        rows = np.load(base.with_suffix(".npy"), mmap_mode="r").shape[0]
+        array = np.load(base.with_suffix(".npy"), mmap_mode="r", allow_pickle=False)
         meta = json.loads(base.with_suffix(".json").read_bytes())
-        whole = meta["n"] == rows and meta["seconds"] >= 0 and meta["nfe_per_sample"] >= 0
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        whole = (
+            array.dtype == want
+            and array.shape == (cell.shard_size(k), *cell.shape)
+            and meta["n"] == array.shape[0]
+            and meta["seconds"] >= 0
+            and meta["nfe_per_sample"] >= 0
+        )
+    except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
         return False
-    return whole and rows == cell.shard_size(k)
+    return bool(whole)
 
 
 def missing_shards(cell: Cell) -> list[int]:
@@ -66,7 +77,7 @@ def sampled(cell: Cell) -> dict[str, Any] | None:
 def evaluated(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
     """The stored result of ``cell`` under protocol ``fingerprint``, if whole."""
     record = read_derived(cell.result_path(fingerprint))
-    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+    if problems(ResultRecord, record) is not None or record["fingerprint"] != fingerprint:
         return None
     if cross_check and "cross_check" not in record:
         return None

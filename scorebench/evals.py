@@ -36,11 +36,14 @@ import torch
 
 from scorebench import done
 from scorebench.api import IMAGES, kind_of
+from scorebench.checks import sample_count
 from scorebench.config import RunConfig, build_config
 from scorebench.done import read_derived
 from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_write, atomic_write_json, read_json
+from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
+from scorebench.records import ResultRecord, checked
 from scorebench.runs import RunDir
 
 SPEC_FORMAT = 1
@@ -185,6 +188,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     from scorebench.sample import init_spec, sampling_seed
 
     config = cell_config(run.load_config(), overrides)
+    sample_count("sample.n", config.sample.n)  # before anything is drawn or written
     component, factory = sampler_component(config)
     versions = {p.name: p.version for p in get_plugin_manager().plugins}
     if config.score_function is not None:
@@ -198,7 +202,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
         "format": SPEC_FORMAT,
         "source": source,
         "sampler": {
-            "name": s.sampler.name,
+            "name": component.name,  # the canonical name: PLUGIN:NAME is the same cell
             "params": _full_params(factory, s.sampler.params),
             "plugin": component.plugin,
             "plugin_version": versions.get(component.plugin, "?"),
@@ -403,7 +407,7 @@ def plan(
     cell: Cell,
     *,
     device: str = "cpu",
-    inception_weights: str | None = None,
+    inception_weights: Weights = None,
     cross_check: bool = False,
 ):
     """The evaluation plan (protocol and fingerprint) of ``cell`` under its eval config."""
@@ -497,14 +501,11 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
 
 
 def run_results(run: RunDir) -> list[dict[str, Any]]:
-    """Every evaluation record stored under ``run`` (oldest first)."""
+    """Every evaluation record stored under ``run`` (oldest first); a damaged one is a
+    clear error naming it."""
     paths = sorted(run.evals.glob("*/results/*.json"), key=lambda p: p.stat().st_mtime_ns)
-    records = []
-    for path in paths:
-        try:
-            records.append(_located(json.loads(path.read_text()), run))
-        except ValueError as exc:
-            raise ScorebenchError(
-                f"{path} is not valid JSON ({exc}); delete it and evaluate again."
-            ) from exc
-    return records
+    fix = "Delete it and evaluate again (`scorebench eval` computes it anew)."
+    return [
+        _located(checked(ResultRecord, read_json(path, "result record", fix), path, fix), run)
+        for path in paths
+    ]

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.api import IMAGES, POINTS, kind_of
-from scorebench.checks import integer
+from scorebench.checks import integer, sample_count
 from scorebench.errors import ConfigError
 from scorebench.metric_choice import choose_metrics, sample_metrics, sample_values
+from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 from scorebench.paths import cache_dir
 
@@ -73,8 +74,7 @@ def _check_images(samples: Any) -> Any:
         raise ConfigError(
             f"samples must be images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}"
         )
-    if x.shape[0] < 2:
-        raise ConfigError(f"need at least 2 samples to evaluate, got {x.shape[0]}")
+    sample_count("the number of samples", x.shape[0])
     if x.dtype == torch.uint8:
         return x.cpu()
     if not x.is_floating_point():
@@ -240,7 +240,7 @@ def plan_images(
     extractor: str = "auto",
     metrics: tuple[str, ...] | None = None,
     reference_count: int | None = None,
-    inception_weights: str | Path | None = None,
+    inception_weights: Weights = None,
     device: str = "cpu",
     batch_size: int = 64,
     seed: int = 0,
@@ -252,8 +252,7 @@ def plan_images(
 
     integer("batch_size", batch_size, 1)
     integer("seed", seed, 0)
-    if n < 2:
-        raise ConfigError(f"need at least 2 samples to evaluate, got {n}")
+    sample_count("the number of samples", n)
     params = dict(dataset_params or {})
     ds, reference_split = _reference_dataset(
         dataset, data_root, split, params, sample_shape, IMAGES
@@ -472,6 +471,7 @@ def plan_points(
 ) -> Plan:
     """The point-set protocol for ``n`` samples (see :func:`evaluate_points`)."""
     integer("seed", seed, 0)
+    sample_count("the number of samples", n)
     params = dict(dataset_params or {})
     ds, reference_split = _reference_dataset(
         dataset, data_root, split, params, sample_shape, POINTS
@@ -557,6 +557,7 @@ def check_eval_config(config: Any) -> None:
     """The ``eval.*`` values of ``config`` fit its data, checked before any training or
     sampling: metric and extractor names for the data's kind, the split and the reference
     count."""
+    sample_count("sample.n", config.sample.n)
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
     try:
         choose_metrics(config.eval.metrics, ds)
@@ -594,7 +595,7 @@ def plan_config(
     *,
     metrics: tuple[str, ...] | None = None,
     device: str = "cpu",
-    inception_weights: str | Path | None = None,
+    inception_weights: Weights = None,
     cross_check: bool = False,
 ) -> Plan:
     """The evaluation a run config names (dataset, its parameters, split, reference count,

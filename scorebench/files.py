@@ -2,7 +2,8 @@
 
 Every file scorebench writes that someone else reads (checkpoints, sample shards, caches,
 results, reports) goes through :func:`atomic_write`: a temporary file beside the target,
-fsync, then ``os.replace``. A killed process leaves at most a stray hidden temp file.
+fsync, then ``os.replace``. A killed process leaves at most a stray hidden temp file, named
+so that it cannot be mistaken for a file of the user's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -22,8 +24,11 @@ from scorebench.errors import DiskFullError, ScorebenchError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-#: Temporary files of :func:`atomic_write` are ``.NAME.RANDOM.tmp`` beside their target.
-TEMP_GLOB = ".*.tmp"
+#: Temporary files of :func:`atomic_write` are ``.NAME.RANDOM.scorebench.tmp`` beside their
+#: target (RANDOM: mkstemp's 8 characters); nothing else is ever removed as a stale temp.
+TEMP_SUFFIX = ".scorebench.tmp"
+TEMP_GLOB = f".*{TEMP_SUFFIX}"
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + "$")
 
 
 def atomic_write(
@@ -33,7 +38,7 @@ def atomic_write(
     :class:`DiskFullError` saying how much was needed and where; the old file stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         try:
             os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
@@ -76,10 +81,16 @@ def disk_full(path: Path, needed: int) -> DiskFullError:
     )
 
 
-def remove_stale_temps(root: Path) -> list[Path]:
-    """Delete the temporary files killed writers left under ``root``. Call it only while
-    holding the directory's lock: then no live writer owns one."""
-    stale = [p for p in root.rglob(TEMP_GLOB) if p.is_file()]
+def remove_stale_temps(root: Path, subdirs: tuple[str, ...] = ()) -> list[Path]:
+    """Delete the temporary files killed :func:`atomic_write` calls left in ``root`` itself
+    and anywhere under its ``subdirs`` (directories scorebench made there). Only names the
+    writer makes are touched, never a user's ``.draft.tmp``. Call it only while holding the
+    directory's lock: then no live writer owns one."""
+    candidates = list(root.glob(TEMP_GLOB))
+    for sub in subdirs:
+        if (root / sub).is_dir() and not (root / sub).is_symlink():
+            candidates += (root / sub).rglob(TEMP_GLOB)
+    stale = [p for p in candidates if _TEMP_NAME.match(p.name) and p.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
@@ -93,6 +104,8 @@ def read_json(path: Path, what: str, fix: str) -> Any:
         raise ScorebenchError(f"{what} {path} is missing. {fix}") from None
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise ScorebenchError(f"{what} {path} is damaged ({exc}). {fix}") from None
+    except RecursionError:
+        raise ScorebenchError(f"{what} {path} is damaged (nested too deep). {fix}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

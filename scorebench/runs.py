@@ -140,34 +140,59 @@ CHANGEABLE = (
 )
 
 
+#: The directories of a run that scorebench makes, where stale temp files may be removed.
+RUN_SUBDIRS = ("checkpoints", "grids", "evals", "report")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 @contextmanager
-def locked(run: RunDir, what: str):
+def locked(run: RunDir, what: str, *, start_over: bool = False, log=_stderr):
     """Hold an advisory lock on the run directory while ``what`` writes to it: a second
     scorebench process on the same directory is refused with the holder's PID instead of
     doubling its logs. Under torchrun rank 0 holds it for the job. Released on exit, also
-    when the process is killed (the kernel drops flock locks)."""
-    import fcntl
+    when the process is killed (the kernel drops flock locks).
 
+    ``start_over`` (``--force``) moves an existing run aside to ``NAME.old-TIMESTAMP``
+    while holding its lock, so a run another process is writing is refused, never moved."""
     if int(os.environ.get("RANK", "0")) != 0:
         yield
         return
-    fd = _open_lock(run)
+    fd = _acquire(run, what)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise ScorebenchError(
-                f"{run.path} is in use by {holder}. Wait for it to finish (or stop it), or "
-                "use another --run-dir."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"scorebench {what} (pid {os.getpid()})".encode(), 0)
-        for stale in remove_stale_temps(run.path):  # no live writer owns one now
-            print(f"scorebench: removed {stale}, left by a killed writer", file=sys.stderr)
+        if start_over and any(p.name != ".lock" for p in run.path.iterdir()):
+            aside = move_aside(run)  # the lock moves with it: nobody can enter either
+            new = _acquire(run, what)
+            os.close(fd)
+            fd = new
+            log(f"moved the previous run to {aside}")
+        for stale in remove_stale_temps(run.path, RUN_SUBDIRS):  # no live writer owns one
+            _stderr(f"scorebench: removed {stale}, left by a killed writer")
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def _acquire(run: RunDir, what: str) -> int:
+    """The run directory's lock, held (flock) and naming this process; refused with the
+    holder's name when another process has it."""
+    import fcntl
+
+    fd = _open_lock(run)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise ScorebenchError(
+            f"{run.path} is in use by {holder}. Wait for it to finish (or stop it), or "
+            "use another directory."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"scorebench {what} (pid {os.getpid()})".encode(), 0)
+    return fd
 
 
 def _open_lock(run: RunDir) -> int:
@@ -185,11 +210,13 @@ def _open_lock(run: RunDir) -> int:
         ) from None
 
 
-def move_aside(run: RunDir) -> Path | None:
-    """Rename an existing run directory to ``NAME.old-TIMESTAMP`` (starting over loses nothing)."""
-    if not run.path.exists():
-        return None
-    aside = run.path.with_name(f"{run.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+def move_aside(run: RunDir) -> Path:
+    """Rename the run directory to ``NAME.old-TIMESTAMP`` (starting over loses nothing)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = run.path.with_name(f"{run.path.name}.old-{stamp}")
+    k = 1
+    while aside.exists():  # two restarts within a second
+        aside, k = run.path.with_name(f"{run.path.name}.old-{stamp}-{k}"), k + 1
     run.path.rename(aside)
     return aside
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from scorebench import distributed
 from scorebench.evals import Cell, make_cell
+from scorebench.metrics.extractors import Weights
 from scorebench.runs import RunDir
 
 
@@ -84,7 +85,7 @@ def eval_stage(
     overrides: Sequence[str] = (),
     *,
     device: str | None = None,
-    inception_weights: str | None = None,
+    inception_weights: Weights = None,
     cross_check: bool | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Evaluate one sampled cell of ``run``; returns (record, whether it was cached)."""
@@ -142,7 +143,7 @@ def measure(
     cells: Sequence[Cell],
     *,
     device: str,
-    inception_weights: str | None = None,
+    inception_weights: Weights = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]] | None:
@@ -179,7 +180,7 @@ def run_pipeline(
     *,
     force: bool = False,
     argv: list[str] | None = None,
-    inception_weights: str | None = None,
+    inception_weights: Weights = None,
     log=print,
 ) -> dict[str, Any]:
     """train -> sample -> eval -> report, skipping each stage whose artifacts exist.
@@ -187,12 +188,10 @@ def run_pipeline(
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
 
     from scorebench.components import check_before_training
-    from scorebench.runs import locked, move_aside
+    from scorebench.runs import locked
 
-    if force and (aside := move_aside(run)):
-        log(f"moved the previous run to {aside}")
     check_before_training(config)  # a bad sampler value fails now, not after training
-    with locked(run, "run"):
+    with locked(run, "run", start_over=force, log=log):
         return _run_locked(config, run, argv=argv, inception_weights=inception_weights, log=log)
 
 
@@ -242,7 +241,7 @@ def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[st
     return {"board": board, "timings": timings, "report_dir": str(run.report)}
 
 
-def select_stage(run: RunDir, *, inception_weights: str | None = None, log=print) -> dict[str, Any]:
+def select_stage(run: RunDir, *, inception_weights: Weights = None, log=print) -> dict[str, Any]:
     """The paper's checkpoint selection: every ``eval.select_every`` steps, the metric that
     ranks the run's tables (FID for images, as in the paper) on ``eval.select_n`` samples;
     the best step is written to ``selection.json`` for ``sample.checkpoint=best``."""

@@ -12,10 +12,10 @@ md5 (CelebA's even the attribute lists no generative model uses), which makes a 
 or a generated test fixture unloadable, and their errors do not say what is missing. Here
 the official checksums are still torchvision's (read from its classes, so they stay in
 sync), checked for the files the requested split needs (``verify=True``, the default);
-torchvision does the downloading. Files that pass the checksum are the official bytes and
-are unpickled as torchvision does; with ``verify=False`` CIFAR-10's pickles go through an
-unpickler that accepts only numpy arrays, lists and strings, so an unverified file cannot
-run code. MNIST's idx files are parsed by torchvision's own readers.
+torchvision does the downloading. CIFAR-10's pickles, verified or not, go through an
+unpickler that accepts only numpy arrays, lists and strings, so no file in a data directory
+can run code (an md5 match is no proof against a crafted file). MNIST's idx files are parsed
+by torchvision's own readers.
 
 CIFAR-10 and MNIST are held as one uint8 tensor and scaled to [0, 1] per item (no PIL per
 item); CelebA goes through PIL: center crop 140, resize to 32 (bilinear, antialiased), as
@@ -173,13 +173,10 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _read_cifar_batch(path: Path, trusted: bool) -> tuple[np.ndarray, list[int]]:
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, list[int]]:
     raw = path.read_bytes()
     try:
-        if trusted:
-            entry = pickle.loads(raw, encoding="latin1")
-        else:
-            entry = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
+        entry = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
         data = np.asarray(entry["data"], dtype=np.uint8)
         labels = [int(v) for v in entry["labels"]]
     except Exception as exc:
@@ -206,7 +203,7 @@ def _load_cifar10(root: Path, split: str, verify: bool) -> tuple[torch.Tensor, t
         path = folder / name
         if verify:
             _verify(path, checksums.get(name))
-        data, batch_labels = _read_cifar_batch(path, trusted=verify)
+        data, batch_labels = _read_cifar_batch(path)
         arrays.append(data)
         labels.extend(batch_labels)
     images = np.concatenate(arrays).reshape(-1, 3, 32, 32)  # stored channel-major already

@@ -156,7 +156,7 @@ def extract_features(
             prepared.fidelity_name,
             list(layers),
             cuda=cuda,
-            feature_extractor_weights_path=str(prepared.weights_path),
+            feature_extractor_weights_path=prepared.weights_argument(),
             verbose=False,
         )
         return get_featuresdict_from_dataset(

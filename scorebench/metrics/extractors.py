@@ -1,30 +1,54 @@
 """Feature-extractor components and the Inception-v3 one.
 
-A feature-extractor component's factory returns an :class:`ExtractorSpec`: an object whose
-``prepare(weights=..., cache_dir=..., data_root=...)`` finds (or trains) its weights and
+A feature-extractor component's factory returns a :class:`scorebench.api.FeatureExtractor`:
+its ``prepare(weights=..., cache_dir=..., data_root=...)`` finds (or trains) its weights and
 returns a :class:`PreparedExtractor`: the name of a class in torch-fidelity's
 feature-extractor registry, the weights file, the layer per metric and the protocol fields
 that identify it. torch-fidelity's ``calculate_metrics`` then computes every metric.
+
+No weights file reaches a dependency's unpickler: scorebench loads the Inception file itself
+(``torch.load(weights_only=True)``, tensors only), checks its SHA-256 against the prefix the
+standard file name carries (torch.hub's convention), and hands torch-fidelity a copy it
+serialised from that checked state dict.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from scorebench.errors import ConfigError, DataUnavailableError
-from scorebench.metrics.protocol import file_sha256
 
 #: torch-fidelity's converted TF Inception (2015-12-05), the file every FID paper uses.
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+#: The start of that file's SHA-256, which its name carries.
+INCEPTION_SHA256_PREFIX = "6726825d"
 INCEPTION_WEIGHTS_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS_FILE
 )
 INCEPTION_WEIGHTS_ENV = "SCOREBENCH_INCEPTION_WEIGHTS"
 #: Set to 1 to forbid every download (tests, air-gapped clusters).
 OFFLINE_ENV = "SCOREBENCH_OFFLINE"
+
+
+@dataclass(frozen=True)
+class InceptionWeights:
+    """Which Inception weights to use: a file (None: the environment variable, the cache,
+    else a download), and whether a file whose SHA-256 is not the standard one is trusted
+    (``--trust-weights``; the fingerprint then says so)."""
+
+    path: str | Path | None = None
+    trusted: bool = False
+
+
+#: What the ``inception_weights`` arguments take: a file, the choice with its trust, or None.
+Weights = InceptionWeights | str | Path | None
 
 
 @dataclass
@@ -37,23 +61,25 @@ class PreparedExtractor:
     layers: dict[str, str]  # metric ("isc", "fid", "kid", "prc") -> feature layer
     channels: int  # image channels the extractor takes (inputs are converted to this)
     protocol: dict[str, Any]  # JSON fields that identify the extractor (in every fingerprint)
+    state_dict: dict[str, Any] | None = None  # the checked weights, when scorebench loaded them
+
+    def weights_argument(self) -> Any:
+        """What to pass as torch-fidelity's ``feature_extractor_weights_path``: a fresh
+        in-memory copy of the checked state dict (torch-fidelity unpickles it with
+        ``weights_only=False``, so it never sees the user's file), else the file."""
+        if self.state_dict is None:
+            return str(self.weights_path)
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(self.state_dict, buffer)
+        buffer.seek(0)
+        return buffer
 
     def torchmetrics_fid(self, device: Any) -> Any:
         """A ``torchmetrics.image.fid.FrechetInceptionDistance`` measuring the same FID
         with torchmetrics' own feature pipeline (for the cross-check)."""
         raise NotImplementedError
-
-
-class ExtractorSpec(Protocol):
-    name: str
-
-    def prepare(
-        self,
-        *,
-        weights: str | Path | None = None,
-        cache_dir: Path,
-        data_root: str | Path | None = None,
-    ) -> PreparedExtractor: ...
 
 
 def _offline() -> bool:
@@ -66,7 +92,9 @@ def _download_inception(dest: Path) -> None:
 
     tmp = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.hub.download_url_to_file(INCEPTION_WEIGHTS_URL, str(tmp), progress=True)
+    torch.hub.download_url_to_file(
+        INCEPTION_WEIGHTS_URL, str(tmp), hash_prefix=INCEPTION_SHA256_PREFIX, progress=True
+    )
     os.replace(tmp, dest)
 
 
@@ -121,7 +149,7 @@ class _InceptionPrepared(PreparedExtractor):
         return FrechetInceptionDistance(
             feature=2048,
             normalize=False,
-            feature_extractor_weights_path=str(self.weights_path),
+            feature_extractor_weights_path=self.weights_argument(),
             antialias=False,
         ).to(device)
 
@@ -147,21 +175,34 @@ class InceptionV3Spec:
     def prepare(
         self,
         *,
-        weights: str | Path | None = None,
+        weights: str | Path | InceptionWeights | None = None,
         cache_dir: Path,
         data_root: str | Path | None = None,
     ) -> PreparedExtractor:
-        path = resolve_inception_weights(weights, cache_dir)
+        choice = weights if isinstance(weights, InceptionWeights) else InceptionWeights(weights)
+        path = resolve_inception_weights(choice.path, cache_dir)
+        data = path.read_bytes()  # hashed and loaded from the same bytes
+        sha256 = hashlib.sha256(data).hexdigest()
+        standard = sha256.startswith(INCEPTION_SHA256_PREFIX)
+        if not standard and not choice.trusted:
+            raise ConfigError(
+                f"Inception weights {path} have SHA-256 {sha256[:16]}..., not the standard "
+                f"file's {INCEPTION_SHA256_PREFIX}... ({INCEPTION_WEIGHTS_FILE}). Fetch "
+                f"{INCEPTION_WEIGHTS_URL} again, or pass --trust-weights to use this file "
+                "anyway (its hash and the flag go into the protocol fingerprint)."
+            )
         layers = {"isc": "logits_unbiased", "fid": "2048", "kid": "2048", "prc": "2048"}
         protocol = {
             "name": self.name,
             "fidelity_name": self.fidelity_name,
             "weights_file": INCEPTION_WEIGHTS_FILE if path.name == INCEPTION_WEIGHTS_FILE else None,
-            "weights_sha256": file_sha256(path),
+            "weights_sha256": sha256,
             "resize": "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299",
             "input": "uint8 RGB; 1-channel images repeated to 3 channels",
             "internal_dtype": self.internal_dtype,
         }
+        if not standard:
+            protocol["weights_trusted"] = True  # admitted by --trust-weights
         return _InceptionPrepared(
             name=self.name,
             fidelity_name=self.fidelity_name,
@@ -169,4 +210,32 @@ class InceptionV3Spec:
             layers=layers,
             channels=3,
             protocol=protocol,
+            state_dict=load_tensors(data, path),
         )
+
+
+def load_tensors(data: bytes, path: Path) -> dict[str, Any]:
+    """A state dict of tensors from a weights file's bytes, without running any of its
+    code (``weights_only=True``); anything else is a clear error naming the file."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        detail = re.search(r"^\s*(Unsupported .+|Trying to load .+)$", str(exc), re.M)
+        why = detail.group(1).strip() if detail else type(exc).__name__
+        raise ConfigError(
+            f"weights file {path} is not a plain state dict of tensors ({why}), so it was not "
+            f"loaded and none of it ran. Use the standard {INCEPTION_WEIGHTS_FILE} from "
+            f"{INCEPTION_WEIGHTS_URL}."
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ConfigError(
+            f"weights file {path} holds {type(state).__name__}, not a state dict of tensors. "
+            f"Use the standard {INCEPTION_WEIGHTS_FILE} from {INCEPTION_WEIGHTS_URL}."
+        )
+    return state

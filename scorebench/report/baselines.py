@@ -14,6 +14,7 @@ from typing import Any
 
 from scorebench.api import IMAGES, kind_of
 from scorebench.errors import ScorebenchError
+from scorebench.metrics.extractors import Weights
 
 
 def baselines_dir() -> Path:
@@ -44,7 +45,7 @@ def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
 
 
 def measured_baselines(
-    config: Any, *, source: dict[str, Any], inception_weights: str | None = None
+    config: Any, *, source: dict[str, Any], inception_weights: Weights = None
 ) -> dict[str, Any]:
     """Reference rows measured by scorebench under the protocol of ``config`` (a run's
         config: same dataset, extractor, metrics, sample count, so the same fingerprint):

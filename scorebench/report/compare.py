@@ -17,6 +17,7 @@ from typing import Any
 
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
+from scorebench.records import Board, ResultRecord, checked
 from scorebench.report.leaderboard import ORIGIN_RUN, build, default_gates, lower_is_better
 
 # Unless --threshold says otherwise, the metrics' declared gates apply (leaderboard.default_gates);
@@ -55,10 +56,13 @@ def load_board(path: str | Path) -> dict[str, Any]:
             + ", ".join(sorted(p.stem for p in published("leaderboards").glob("*.json")))
             + ")"
         )
-    data = read_json(path, "leaderboard or result", "Give a leaderboard.json or a result record.")
-    if not isinstance(data, dict) or not ("groups" in data or "fingerprint" in data):
-        raise ScorebenchError(f"{path} is neither a leaderboard nor a result record")
-    return data if "groups" in data else build([data], [])
+    fix = "Give a leaderboard.json or a result record that scorebench wrote."
+    data = read_json(path, "leaderboard or result", fix)
+    if isinstance(data, dict) and "groups" in data:
+        return checked(Board, data, path, fix)
+    if isinstance(data, dict) and "fingerprint" in data:
+        return build([checked(ResultRecord, data, path, fix)], [])
+    raise ScorebenchError(f"{path} is neither a leaderboard nor a result record. {fix}")
 
 
 def _rows(board: dict[str, Any], model: str | None):
@@ -132,27 +136,69 @@ def compare(
     row: str | None = None,
 ) -> list[Change]:
     """Changes of every numeric metric of every matched row pair. ``thresholds`` set or
-    replace the default gates per metric (negative: relative; None: not gated).
-    ``base`` and ``new`` are leaderboards (:func:`load_board`)."""
+    replace the default gates per metric (negative: relative; None: not gated). A gated
+    metric that NEW lacks, or whose value is not a finite number, is a regression; so is a
+    comparison that finds nothing to gate. ``base`` and ``new`` are leaderboards
+    (:func:`load_board`)."""
     gates = {**default_gates(), **thresholds}
     changes = []
-    for b, n in pairs(base, new, row):
-        unknown = set(thresholds) - set(b["metrics"])
-        if unknown:
-            raise ScorebenchError(
-                f"--threshold for {', '.join(sorted(unknown))}: not in the results; they have "
-                f"{', '.join(sorted(b['metrics']))}"
-            )
+    matched = pairs(base, new, row)
+    _check_thresholds(thresholds, [b for b, _ in matched])
+    for b, n in matched:
         label = f"{n['model']} / {n.get('sampler_label') or n.get('sampler') or '-'}"
         for metric, old in b["metrics"].items():
-            value = n["metrics"].get(metric)
-            if not isinstance(old, (int, float)) or not isinstance(value, (int, float)):
+            if not _finite(old):
                 continue
+            value = n["metrics"].get(metric)
             limit = gates.get(metric)
-            if limit is None:
+            allowed = None if limit is None else abs(old) * -limit if limit < 0 else limit
+            if not _finite(value):  # missing, null, NaN: a gate cannot pass it
+                changes.append(Change(label, metric, old, math.nan, allowed, allowed is not None))
+                continue
+            if allowed is None:
                 changes.append(Change(label, metric, old, value, None, False))
                 continue
-            allowed = abs(old) * -limit if limit < 0 else limit
             worse = (value - old) if lower_is_better(metric) else (old - value)
             changes.append(Change(label, metric, old, value, allowed, worse > allowed))
+    if not any(c.allowed is not None for c in changes):
+        raise ScorebenchError(
+            "nothing to gate: the matched rows share no gated metric with a finite value in "
+            f"the base (gates: {', '.join(m for m, g in gates.items() if g is not None)}). "
+            "Check that BASE holds numbers, or name a metric with --threshold METRIC=LIMIT."
+        )
     return changes
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_thresholds(thresholds: dict[str, float | None], rows: list[dict[str, Any]]) -> None:
+    """Every --threshold names a numeric metric of the base rows (a misspelt one would
+    silently gate nothing)."""
+    numeric = {m for r in rows for m, v in r["metrics"].items() if _finite(v)}
+    unknown = sorted(set(thresholds) - numeric)
+    if unknown:
+        raise ScorebenchError(
+            f"--threshold for {', '.join(unknown)}: not a numeric metric of the base rows; "
+            f"they have {', '.join(sorted(numeric)) or 'none'}"
+        )
+
+
+def table(changes: list[Change]) -> Any:
+    """The changes as a rich table: one row per metric of each matched row pair."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Table(title="compare")
+    for column in ("row", "metric", "base", "new", "allowed worsening", "status"):
+        out.add_column(column, overflow="fold")
+    for c in changes:
+        gated = c.allowed is not None
+        status = (
+            Text("REGRESSED", style="red") if c.regressed else Text("ok" if gated else "not gated")
+        )
+        allowed = f"{c.allowed:.4g}" if gated else "-"
+        shown = f"{c.new:.4g}" if math.isfinite(c.new) else "missing or NaN"
+        out.add_row(Text(c.row), c.metric, f"{c.base:.4g}", shown, allowed, status)
+    return out

@@ -21,6 +21,7 @@ from typing import Any
 from scorebench.api import IMAGES
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
+from scorebench.records import Manifest, problems
 from scorebench.report import leaderboard, plots
 from scorebench.runs import RunDir
 
@@ -77,17 +78,34 @@ def _real_view(real: dict[str, Any], caption: str) -> dict[str, Any]:
 
 def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dict[str, Any]:
     """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
-    import numpy as np
-
     from scorebench.evals import SHARD
 
     if real is not None and real.get("kind") == "points":
         first = grid.parent / "samples" / f"{SHARD.format(0)}.npy"  # the cell's first shard
-        if first.is_file():
-            points = np.load(first, allow_pickle=False)[:MAX_POINTS]
+        points = _points_or_none(first)
+        if points is not None:
             png = plots.points_scatter(points, label, real["points"], real.get("mixture"))
             return _picture(label, png, pixels=False)
     return _picture(label, plots.upscaled(grid.read_bytes()))
+
+
+def _points_or_none(path: Path) -> Any:
+    """The first points of a shard, or None (with a warning) when it is not (N, 2) floats:
+    the report is derived, a damaged shard is for `scorebench sample` to draw again."""
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        points = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        points, why = None, str(exc)
+    else:
+        why = f"dtype {points.dtype}, shape {points.shape}"
+    if points is None or points.dtype.kind != "f" or points.ndim != 2 or points.shape[1] != 2:
+        warnings.warn(f"{path} is not a shard of 2-D points ({why}); left out", stacklevel=3)
+        return None
+    return points[:MAX_POINTS]
 
 
 def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> dict[str, Any]:
@@ -142,9 +160,21 @@ def _json_or_none(path: Path) -> Any:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         warnings.warn(f"{path} is damaged ({exc}); the report leaves it out", stacklevel=3)
         return None
+
+
+def _mapping_or_empty(path: Path, model: type | None = None) -> dict[str, Any]:
+    """A run file shown in the report; one of the wrong shape is left out with a warning."""
+    data = _json_or_none(path)
+    if data is None:
+        return {}
+    why = problems(model, data) if model else None if isinstance(data, dict) else "not a mapping"
+    if why is not None:
+        warnings.warn(f"{path} is damaged ({why}); the report leaves it out", stacklevel=3)
+        return {}
+    return data
 
 
 def _loss_plots(run: RunDir) -> list[tuple[str, str]]:
@@ -208,8 +238,8 @@ def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> l
 
 def _run_view(path: Path, real_data: RealData) -> dict[str, Any]:
     run = RunDir(path)
-    config = _json_or_none(run.config) or {}
-    manifest = _json_or_none(run.manifest) or {}
+    config = _mapping_or_empty(run.config)
+    manifest = _mapping_or_empty(run.manifest, Manifest)
     command = manifest.get("command")
     details = {k: v for k, v in manifest.items() if k not in ("command", "git_commit")}
     return {
