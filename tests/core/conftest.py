@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bad_inputs import SPEC_FILES
 
 TOY = [
     "--set",
@@ -91,4 +92,20 @@ def workspace(tmp_path_factory):
     (root / "notjson.json").write_text("{oops")
     (root / "list.yaml").write_text("- 1\n- 2\n")
     (root / "bad.toml").write_text("[train\nlr = \n")
+    oracle = "sources:\n  - score_function: toy-gmm\n"
+    for name, text in SPEC_FILES.items():
+        (root / name).write_text(text.format(oracle=oracle))
     return root, cache
+
+
+@pytest.fixture
+def damaged(workspace, tmp_path, monkeypatch):
+    """A copy of the finished toy run ``R`` (and its report ``rep``) in which a test may
+    damage files; the working directory is its parent."""
+    root, cache = workspace
+    shutil.copytree(root / "R", tmp_path / "R")
+    shutil.copytree(root / "rep", tmp_path / "rep")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCOREBENCH_CACHE_DIR", str(cache))
+    monkeypatch.setenv("SCOREBENCH_DATA_DIR", str(cache / "data"))
+    return tmp_path / "R"

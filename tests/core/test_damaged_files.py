@@ -3,23 +3,11 @@ specs, results) is drawn or computed again; the user's own files (config, manife
 message naming the file and what to do, exit 2, and are never deleted."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 RUN = ["run", "ncsn", "-d", "toy-gmm", "--run-dir", "R"]
-
-
-@pytest.fixture
-def damaged(workspace, tmp_path, monkeypatch):
-    """A copy of the finished toy run in which a test may damage files."""
-    root, cache = workspace
-    shutil.copytree(root / "R", tmp_path / "R")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SCOREBENCH_CACHE_DIR", str(cache))
-    monkeypatch.setenv("SCOREBENCH_DATA_DIR", str(cache / "data"))
-    return tmp_path / "R"
 
 
 def cell_dir(run):
@@ -75,7 +63,7 @@ def test_a_damaged_result_is_named_by_report_and_recomputed_by_run(damaged, invo
     good = json.loads(result.read_text())
     result.write_text('{"fingerprint": ')
     code, err = invoke(["report", "R"])
-    assert code == 2 and result.name in err and "evaluate again" in err
+    assert code == 2 and result.name in err and "evaluate again" in " ".join(err.split())
 
     code, err = invoke([*RUN, *toy_overrides])
     assert code == 0, err

@@ -8,7 +8,11 @@ exception that would print a traceback to a user fails the test with that traceb
 import json
 import traceback
 
+from bad_inputs import SPEC_FILES
+
 from scorebench.report.baselines import baselines_dir
+
+DEEP_VALUE = "[" * 3000 + "]" * 3000
 
 SAMPLE_EVAL_SETS = [
     "sample.n=-1",
@@ -177,6 +181,26 @@ def cases():
         ["bench", "R", "--seeds", "0"],
         ["bench", "R", "--seeds", f"{2**64}"],
         ["bench", "R", "--n", "0"],
+        ["bench", "R", "--n", "1"],
+        ["bench", "R", "--seeds", "1_000"],
+        ["bench", "R", "--seeds", "\u0663"],  # an Arabic-Indic digit three
+        ["bench", "R", "--seeds", "0,\u0663"],
+        ["bench", "R", "--sampler", "annealed_langevin:steps_per_level=5:steps_per_level=10"],
+        ["bench", "R", "--set", "sample.n=1"],
+        ["bench", "R", "--set", "sample.sampler.params.x=" + DEEP_VALUE],
+        *(["bench", "--spec", name] for name in SPEC_FILES),
+        ["compare", "R", "R", "-t", "mode_weights=5%"],
+        ["sample", "R", "--set", "sample.sampler.params.x=" + DEEP_VALUE],
+        [
+            "config",
+            "show",
+            "ncsn",
+            "-d",
+            "toy-gmm",
+            "--set",
+            "sample.sampler.params.x=" + DEEP_VALUE,
+        ],
+        ["run", "ncsn", "-d", "toy-gmm", "--run-dir", "R", "--set", "sample.n=1"],
         ["bench", "R", "--n", "-5"],
         ["bench", "R", "--preset", "nope"],
         ["bench", "--spec", "missing.yaml"],
@@ -256,7 +280,17 @@ def test_invalid_input_exits_2_with_a_message_and_changes_nothing(
         except Exception as exc:  # what a user would see as a traceback
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             code, err = "raised", f"Traceback: {exc!r} at {frame.filename}:{frame.lineno}"
-        changed = state() != before
+        after = state()
+        changed = sorted(
+            f"{name}/{f}"
+            for name in after
+            for f in after[name].keys() ^ before[name].keys()
+            | {
+                f
+                for f in after[name].keys() & before[name].keys()
+                if after[name][f] != before[name][f]
+            }
+        )
         if code != 2 or not err.strip() or "Traceback" in err or changed:
             failures.append(f"{argv}: exit {code}, changed={changed}: {err.strip()[-300:]}")
             before = state()

@@ -340,3 +340,34 @@ def test_a_second_process_on_a_run_directory_is_refused(digits, tmp_path, comman
     }
     again = bench(str(run), cwd=tmp_path)  # the lock went with the holder
     assert again.returncode == 0, again.stderr[-2000:]
+
+
+def _board_metrics(out):
+    board = json.loads((out / "leaderboard.json").read_text())
+    return [[(r["model"], r["metrics"]) for r in g["rows"]] for g in board["groups"]]
+
+
+def test_kills_while_a_bench_writes_its_output_lose_nothing(tmp_path):
+    """SIGKILL at points across a whole oracle bench, the --out writes included: every file
+    left there is whole, and the rerun gives the uninterrupted bench's board."""
+    spec = (
+        "sources:\n  - score_function: toy-gmm\nsamplers:\n  - name: annealed_langevin\n"
+        "    grid: {steps_per_level: [2, 4]}\nseeds: 2\nn: 200\n"
+    )
+    (tmp_path / "spec.yaml").write_text(spec)
+    start = time.monotonic()
+    whole = bench("--spec", "spec.yaml", "--out", "whole", cwd=tmp_path)
+    took = time.monotonic() - start
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    out = tmp_path / "killed"
+    for fraction in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+        process = bench("--spec", "spec.yaml", "--out", "killed", cwd=tmp_path, wait=False)
+        time.sleep(took * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for path in out.rglob("*.json") if out.is_dir() else []:
+            json.loads(path.read_text())  # whole: written atomically or not at all
+    again = bench("--spec", "spec.yaml", "--out", "killed", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert not list(out.glob(".*.scorebench.tmp"))
+    assert _board_metrics(out) == _board_metrics(tmp_path / "whole")

@@ -236,6 +236,7 @@ def test_exported_pngs_give_torch_fidelity_the_same_fid(digits_run, inception_we
         "--json",
         "--inception-weights",
         str(inception_weights),
+        "--trust-weights",  # random weights of the right shapes
         cwd=digits_run,
     )
     assert result.returncode == 0, result.stderr[-3000:]

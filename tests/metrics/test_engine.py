@@ -71,7 +71,7 @@ def test_bad_inputs_are_clear_errors(digits_test_images):
         evaluate_images(torch.rand(8, 1, 16, 16), dataset="digits")
     with pytest.raises(ConfigError, match="unknown image metric"):
         evaluate_images(x, dataset="digits", metrics=("fid", "lpips"))
-    with pytest.raises(ConfigError, match="at least 2"):
+    with pytest.raises(ConfigError, match="must be >= 2"):
         evaluate_images(x[:1], dataset="digits")
     with pytest.raises(ConfigError, match="points, not images"):
         evaluate_images(x, dataset="toy-gmm")

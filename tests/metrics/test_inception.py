@@ -8,7 +8,12 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from scorebench.errors import DataUnavailableError
 from scorebench.evaluate import evaluate_images
 from scorebench.metrics import extractors
-from scorebench.metrics.extractors import INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL
+from scorebench.metrics.extractors import (
+    INCEPTION_WEIGHTS_FILE,
+    INCEPTION_WEIGHTS_URL,
+    InceptionWeights,
+)
+from scorebench.metrics.protocol import file_sha256
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def test_pipeline_caches_reference_and_fingerprints(
         dataset="digits",
         extractor="inception-v3",
         reference_count=4,
-        inception_weights=inception_weights,
+        inception_weights=InceptionWeights(inception_weights, trusted=True),
         batch_size=8,
     )
     first = evaluate_images(x, **kwargs)
@@ -58,7 +63,8 @@ def test_pipeline_caches_reference_and_fingerprints(
     }
     assert first["metrics"]["fid"] > 0
     protocol = first["protocol"]
-    assert protocol["extractor"]["weights_sha256"] == extractors.file_sha256(inception_weights)
+    assert protocol["extractor"]["weights_sha256"] == file_sha256(inception_weights)
+    assert protocol["extractor"]["weights_trusted"] is True  # random weights: not the standard
     assert protocol["extractor"]["fidelity_name"] == "inception-v3-compat"
     assert "tensorflow1x" in protocol["extractor"]["resize"]
     assert protocol["reference"]["n_reference"] == 4
@@ -96,10 +102,14 @@ def test_fingerprint_changes_with_the_weights_file(
         dataset="digits",
         extractor="inception-v3",
         metrics=("isc",),
-        inception_weights=inception_weights,
+        inception_weights=InceptionWeights(inception_weights, trusted=True),
     )
     b = evaluate_images(
-        x, dataset="digits", extractor="inception-v3", metrics=("isc",), inception_weights=other
+        x,
+        dataset="digits",
+        extractor="inception-v3",
+        metrics=("isc",),
+        inception_weights=InceptionWeights(other, trusted=True),
     )
     assert (
         a["protocol"]["extractor"]["weights_sha256"] != b["protocol"]["extractor"]["weights_sha256"]
