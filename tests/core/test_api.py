@@ -19,7 +19,7 @@ DOCUMENTS = [
     REPO / "scorebench" / "api.py",
 ]
 DOTTED = re.compile(r"\bscorebench(?:\.[A-Za-z_]\w*)+")
-FILE_SUFFIXES = {"json", "yaml", "toml", "py", "md", "png", "html", "pt"}  # file names
+FILE_SUFFIXES = {"json", "yaml", "toml", "py", "md", "png", "html", "pt", "tmp"}  # file names
 
 
 def _resolve(name: str):
