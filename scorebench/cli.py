@@ -470,10 +470,19 @@ def report(
         False, "--markdown", help="Print the Markdown on stdout.", show_default="off"
     ),
 ) -> None:
-    """Leaderboard of runs beside baselines: leaderboard.md, leaderboard.json, report.html."""
+    """Leaderboard of runs beside baselines: leaderboard.md, leaderboard.json, report.html.
+
+    A ``history.jsonl`` among the arguments (as `runs/*` expands to) is skipped: it is the
+    log scorebench keeps beside run directories, not a run."""
+    from pathlib import Path
+
+    from scorebench.runs import HISTORY_FILE
     from scorebench.workflow import report_stage
 
-    board = report_stage([_existing_run(p) for p in run_dirs], out_dir, baselines=baselines)
+    runs = [p for p in run_dirs if not (Path(p).name == HISTORY_FILE and Path(p).is_file())]
+    if len(runs) < len(run_dirs) and runs:
+        err.print(f"skipped {HISTORY_FILE}: the evaluation log beside the runs, not a run")
+    board = report_stage([_existing_run(p) for p in runs or run_dirs], out_dir, baselines=baselines)
     if markdown:
         from scorebench.report.leaderboard import markdown as to_markdown
 

@@ -38,6 +38,7 @@ from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import atomic_write_json, read_json, remove_stale_temps
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
+HISTORY_FILE = "history.jsonl"  # beside the runs: every evaluation record made there
 
 
 class RunDir:
@@ -54,7 +55,7 @@ class RunDir:
     evals = property(lambda self: self.path / "evals")
     selection = property(lambda self: self.path / "selection.json")
     report = property(lambda self: self.path / "report")
-    history = property(lambda self: self.path.parent / "history.jsonl")
+    history = property(lambda self: self.path.parent / HISTORY_FILE)
 
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.pt"

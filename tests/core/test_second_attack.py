@@ -359,14 +359,3 @@ def test_record_models_reject_what_readers_would_crash_on():
     for bad in ({"groups": 5}, {"groups": [1]}, {"groups": [{"fingerprint": "x", "rows": []}]}):
         with pytest.raises(ScorebenchError, match="not a leaderboard"):
             checked(Board, bad, "b.json", "fix")
-
-
-def test_a_plugin_qualified_sampler_is_the_same_cell(damaged, invoke):
-    """`--sampler PLUGIN:NAME:KEY=V` parses, and with the same parameters names the same
-    cell as the plain name (a new name starts from the sampler's defaults, so the toy run's
-    step_lr is given)."""
-    params = "steps_per_level=2:step_lr=0.0005"
-    for sampler in ("annealed_langevin", "ncsn:annealed_langevin"):
-        code, err = invoke(["bench", "R", "--sampler", f"{sampler}:{params}", "-o", "b"])
-        assert code == 0, err
-        assert "1 of 1 evaluations cached" in err, sampler

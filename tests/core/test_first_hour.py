@@ -1,0 +1,26 @@
+"""What a researcher's first hour with the README runs into (issue 26)."""
+
+import shutil
+
+
+def test_a_plugin_qualified_sampler_is_the_same_cell(damaged, invoke):
+    """`--sampler PLUGIN:NAME:KEY=V` parses, and with the same parameters names the same
+    cell as the plain name (a new name starts from the sampler's defaults, so the toy run's
+    step_lr is given)."""
+    params = "steps_per_level=2:step_lr=0.0005"
+    for sampler in ("annealed_langevin", "ncsn:annealed_langevin"):
+        code, err = invoke(["bench", "R", "--sampler", f"{sampler}:{params}", "-o", "b"])
+        assert code == 0, err
+        assert "1 of 1 evaluations cached" in err, sampler
+
+
+def test_report_of_a_glob_skips_the_history_beside_the_runs(damaged, invoke, workspace):
+    """`scorebench report runs/*` expands to the runs and the history.jsonl beside them."""
+    root, _ = workspace
+    shutil.copy(root / "history.jsonl", damaged.parent / "history.jsonl")
+    code, err = invoke(["report", "R", "history.jsonl", "-o", "rep3"])
+    assert code == 0, err
+    assert "skipped history.jsonl" in err
+    assert (damaged.parent / "rep3" / "leaderboard.json").is_file()
+    code, err = invoke(["report", "history.jsonl", "-o", "rep4"])  # nothing else: an error
+    assert code == 2 and "not a scorebench run directory" in " ".join(err.split())
