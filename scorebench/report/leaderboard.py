@@ -346,6 +346,8 @@ def markdown(board: dict[str, Any]) -> str:
             f"fingerprint `{g['fingerprint']}`{ranked}; mean ± 95% interval over seeds",
             "",
         ]
+        if scale_note(g):
+            lines += [f"Scale: {_md_escape(scale_note(g))}", ""]
         heads, rows = table(g)
         lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         for cells, is_run in rows:
@@ -387,7 +389,8 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
             title=Text(f"{g['dataset']}: {g['protocol']}"),
             title_justify="left",
             caption=f"fingerprint {g['fingerprint']}; mean ± 95% interval over seeds"
-            + ("; seeds and timings: leaderboard.md" if width < WIDE else ""),
+            + ("; seeds and timings: leaderboard.md" if width < WIDE else "")
+            + (f"\nscale: {scale_note(g)}" if scale_note(g) else ""),
             caption_justify="left",
             box=box.SIMPLE_HEAD,  # no vertical rules: 80 columns hold the table
             padding=(0, 1),

@@ -1,5 +1,6 @@
 """What a researcher's first hour with the README runs into (issue 26)."""
 
+import json
 import shutil
 
 
@@ -24,3 +25,17 @@ def test_report_of_a_glob_skips_the_history_beside_the_runs(damaged, invoke, wor
     assert (damaged.parent / "rep3" / "leaderboard.json").is_file()
     code, err = invoke(["report", "history.jsonl", "-o", "rep4"])  # nothing else: an error
     assert code == 2 and "not a scorebench run directory" in " ".join(err.split())
+
+
+def test_the_scale_of_the_numbers_is_stated_in_markdown_and_in_the_terminal(damaged, invoke):
+    from scorebench.report import leaderboard
+
+    code, err = invoke(["report", "R", "-o", "rep5"])
+    assert code == 0, err
+    md = (damaged.parent / "rep5" / "leaderboard.md").read_text()
+    assert "Scale: Mode weight error is a fraction of the samples" in md
+    board = leaderboard.build(
+        [json.loads(p.read_text()) for p in damaged.glob("evals/*/results/*.json")], []
+    )
+    (table,) = leaderboard.rich_tables(board, width=80)
+    assert "scale: Mode weight error" in str(table.caption)
