@@ -301,6 +301,11 @@ def _metric_cell(row: dict[str, Any], key: str, sep: str = " ") -> str:
     return fmt(value) + (f"{sep}± {half:.2g}" if half is not None else "")
 
 
+def _rate(value: Any) -> str:
+    """Samples per second: whole numbers from 100 up (never ``2.482e+04``)."""
+    return f"{value:.0f}" if isinstance(value, (int, float)) and value >= 100 else fmt(value)
+
+
 def row_label(row: dict[str, Any]) -> str:
     """``run-name @step`` for a run's row, ``name [origin]`` for a baseline."""
     if row["origin"] != ORIGIN_RUN:
@@ -328,7 +333,7 @@ def table(
             fmt(r.get("nfe")),
             *[_metric_cell(r, c, interval_sep) for c in group["columns"]],
             str(len(r["seeds"])) if is_run else "-",
-            fmt(r.get("samples_per_s")),
+            _rate(r.get("samples_per_s")),
             fmt(round(r["wall_s"], 1)) if r.get("wall_s") is not None else "-",
         ]
         rows.append((cells, is_run))
@@ -388,7 +393,9 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
         t = Table(
             title=Text(f"{g['dataset']}: {g['protocol']}"),
             title_justify="left",
-            caption=f"fingerprint {g['fingerprint']}; mean ± 95% interval over seeds"
+            caption=f"fingerprint {g['fingerprint']}"
+            + (f", ranked by {label(g['ranked_by'])}" if g.get("ranked_by") else "")
+            + "; mean ± 95% interval over seeds"
             + ("; seeds and timings: leaderboard.md" if width < WIDE else "")
             + (f"\nscale: {scale_note(g)}" if scale_note(g) else ""),
             caption_justify="left",

@@ -39,3 +39,15 @@ def test_the_scale_of_the_numbers_is_stated_in_markdown_and_in_the_terminal(dama
     )
     (table,) = leaderboard.rich_tables(board, width=80)
     assert "scale: Mode weight error" in str(table.caption)
+    assert "ranked by mode weight err" in str(table.caption)
+
+
+def test_samples_per_second_are_whole_numbers_not_exponents():
+    from scorebench.report import leaderboard
+
+    group = {
+        "columns": [],
+        "rows": [{"origin": "measured", "model": "m", "samples_per_s": 24820.3}],
+    }
+    _, [(cells, _)] = leaderboard.table(group)
+    assert "24820" in cells and not any("e+" in c for c in cells)
