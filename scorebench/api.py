@@ -4,20 +4,26 @@ A plugin's ``register_*`` hooks (:mod:`scorebench.hookspecs`) return
 :class:`scorebench.registry.Component` objects; each component's factory makes one of the
 objects typed below. :data:`CONTRACTS` maps each component kind to its contract, and
 ``scorebench.registry.KINDS`` is derived from it. This module imports no torch: the types
-are for readers and type checkers (``typing.Protocol``, structural: nothing to inherit).
+are for readers and type checkers (``typing.Protocol``, structural: nothing to inherit),
+except :class:`Recipe`, the dataclass a recipe factory returns (also importable from
+:mod:`scorebench.recipes`).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from scorebench.config import merge
+from scorebench.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
     from scorebench.metrics.extractors import PreparedExtractor, Weights
-    from scorebench.recipes import Recipe
     from scorebench.score import LossOutput
 
 
@@ -182,8 +188,38 @@ class SampleMetric(Protocol):
     ) -> dict[str, float]: ...
 
 
+@dataclass
+class Recipe:
+    """``base`` holds what every dataset shares; ``presets[dataset]`` is merged on top.
+
+    A preset may be a function returning the dict, called only when that dataset is asked
+    for (presets computed from data, such as NCSNv2's, then cost nothing elsewhere).
+
+    ``baselines`` names the baseline tables (shipped in ``scorebench/published/baselines``) that
+    runs of this recipe are compared with, per dataset.
+    """
+
+    name: str
+    summary: str
+    base: dict[str, Any]
+    presets: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]
+    baselines: dict[str, list[str]] = field(default_factory=dict)
+
+    def preset(self, dataset: str) -> dict[str, Any]:
+        if dataset not in self.presets:
+            close = difflib.get_close_matches(dataset, self.presets, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"recipe {self.name!r} has no preset for dataset {dataset!r}.{hint} "
+                f"Presets: {', '.join(self.presets)}."
+            )
+        preset = self.presets[dataset]
+        preset = preset() if callable(preset) else preset
+        return merge(self.base, {"recipe": self.name, "dataset": dataset, **preset})
+
+
 class RecipeFactory(Protocol):
-    """``factory()`` -> :class:`scorebench.recipes.Recipe`."""
+    """``factory()`` -> :class:`Recipe`."""
 
     def __call__(self) -> Recipe: ...
 
@@ -206,7 +242,7 @@ CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
         (FeatureExtractor, FeatureMetric, SampleMetric),
         "feature extractors: factory(**params); metrics: factory()(samples, ...) -> values",
     ),
-    "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.recipes.Recipe"),
+    "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.api.Recipe"),
     "benches": ((BenchFactory,), "bench presets: factory() -> a spec for `bench --preset`"),
 }
 

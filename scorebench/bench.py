@@ -355,8 +355,8 @@ def check_output(out: Path) -> None:
 
 
 def claim_output(out: Path) -> Any:
-    """The output directory as a lockable directory, marked as a bench's."""
-    check_output(out)
+    """The output directory (checked by :func:`check_output`) as a lockable directory,
+    marked as a bench's."""
     out.mkdir(parents=True, exist_ok=True)
     if read_derived(out / BENCH_FILE) is None:
         atomic_write_json(out / BENCH_FILE, {"spec": None, "cells": None})

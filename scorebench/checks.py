@@ -44,9 +44,14 @@ def number(
     return value
 
 
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not a bool) that is neither NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def finite(name: str, value: Any, *, error: type[Exception] = ConfigError) -> float:
     """Any finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise error(f"{name} must be a finite number, got {value!r}.")
     return float(value)
 

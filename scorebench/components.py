@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from scorebench.config import ComponentConfig, RunConfig, instantiate
-from scorebench.errors import ConfigError, UnknownComponentError
+from scorebench.config import ComponentConfig, RunConfig, check_params
+from scorebench.errors import ConfigError, ScorebenchError, UnknownComponentError
+from scorebench.plugins import registry
+
+
+def instantiate(kind: str, spec: ComponentConfig, key: str, **extra: Any) -> Any:
+    """Build a component from the registry, checking its parameters against the factory.
+
+    ``extra`` are arguments scorebench passes itself (e.g. a dataset's root and split).
+    """
+    factory = registry(kind).load(spec.name)
+    check_params(factory, spec.params, f"{key}.params", spec.name)
+    try:
+        return factory(**extra, **spec.params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {spec.name!r} rejected its parameters: {exc}") from exc
 
 
 def build_dataset(config: RunConfig, split: str = "train") -> Any:
@@ -53,8 +68,6 @@ def build_loss(config: RunConfig) -> Any:
 
 def build_sampler(config: RunConfig) -> Any:
     """The sampler function, with its configured parameters checked."""
-    from scorebench.config import check_params
-    from scorebench.plugins import registry
 
     spec = config.sample.sampler
     try:
@@ -72,8 +85,6 @@ def autocast(device: torch.device, precision: str):
 
 def check_components(config: RunConfig) -> None:
     """Every component name and parameter of ``config`` exists, checked before any work."""
-    from scorebench.config import check_params
-    from scorebench.plugins import registry
 
     specs = [
         ("networks", config.network, "network"),
@@ -102,7 +113,6 @@ def check_before_training(config: RunConfig) -> None:
     """All that can be checked before a run trains: component names and parameters, and the
     sampler's parameter values (a dry run on the dataset's shape), so a bad ``step_lr``
     fails now and not when the first grid is drawn after training."""
-    from scorebench.evals import dry_run
     from scorebench.evaluate import check_eval_config
 
     check_components(config)
@@ -256,3 +266,36 @@ def sampling_numerics(config: RunConfig) -> str:
     numerics = "bf16-weights" if _bf16_copy(config) else runtime.precision
     switches = {"compiled": runtime.compile, "channels_last": runtime.channels_last}
     return "+".join([numerics, *(name for name, on in switches.items() if on)])
+
+
+class _FirstScoreCall(Exception):
+    """Raised by the dry run's score function: the sampler got past its checks."""
+
+
+def dry_run(config: RunConfig, sampler: Callable, shape: tuple[int, ...]) -> None:
+    """Run the sampler on one chain up to its first score call, so that parameter values are
+    checked before any cell is drawn (the sampler contract asks samplers to check them
+    first)."""
+
+    def stop(x, sigma):
+        raise _FirstScoreCall
+
+    name, params = config.sample.sampler.name, config.sample.sampler.params
+    generator = torch.Generator().manual_seed(0)
+    try:
+        sampler(
+            stop,
+            torch.zeros((1, *shape)),
+            build_sigmas(config, torch.device("cpu")),
+            generator=generator,
+            **params,
+        )
+    except _FirstScoreCall:
+        pass
+    except ConfigError as exc:
+        raise ConfigError(f"sample.sampler.params of {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise ScorebenchError(
+            f"sampler {name!r} failed on its parameters {params} before sampling "
+            f"({type(exc).__name__}: {exc}). Fix the parameters, or report it to its plugin."
+        ) from exc

@@ -411,21 +411,6 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
 # ---------------------------------------------------------------- components
 
 
-def instantiate(kind: str, spec: ComponentConfig, key: str, **extra: Any) -> Any:
-    """Build a component from the registry, checking its parameters against the factory.
-
-    ``extra`` are arguments scorebench passes itself (e.g. a dataset's root and split).
-    """
-    from scorebench.plugins import registry
-
-    factory = registry(kind).load(spec.name)
-    check_params(factory, spec.params, f"{key}.params", spec.name)
-    try:
-        return factory(**extra, **spec.params)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}: {spec.name!r} rejected its parameters: {exc}") from exc
-
-
 def check_params(factory: Any, params: dict[str, Any], key: str, name: str) -> None:
     try:
         signature = inspect.signature(factory)

@@ -9,7 +9,7 @@
 
 Files scorebench derived count as not done when they are missing or damaged: the stage
 writes them again. Layout (file names) belongs to :class:`scorebench.runs.RunDir` and
-:class:`scorebench.evals.Cell`; this module only judges what they hold.
+:class:`scorebench.cell.Cell`; this module only judges what they hold.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from scorebench.api import IMAGES, kind_of
 from scorebench.records import ResultRecord, problems
 
 if TYPE_CHECKING:
+    from scorebench.cell import Cell
     from scorebench.config import RunConfig
-    from scorebench.evals import Cell
     from scorebench.runs import RunDir
 
 

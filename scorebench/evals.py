@@ -1,4 +1,5 @@
-"""Evaluations keyed by their full spec: the cells of a benchmark.
+"""Cells made, sampled and evaluated: evaluations keyed by their full spec (the Cell itself
+and its file names are in :mod:`scorebench.cell`).
 
 A *cell* is one evaluation: a score source (a run's checkpoint, identified by the SHA-256
 of its weights) x a sampler (name, every parameter, the plugin that provides it and its
@@ -27,8 +28,6 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 
 from scorebench import done
 from scorebench.api import IMAGES, kind_of
+from scorebench.cell import GRID_FILE, Cell
 from scorebench.checks import sample_count
 from scorebench.config import RunConfig, build_config
 from scorebench.done import read_derived
@@ -47,8 +47,6 @@ from scorebench.records import ResultRecord, checked
 from scorebench.runs import RunDir
 
 SPEC_FORMAT = 1
-SHARD = "shard-{:05d}"
-GRID_FILE = "samples.png"
 #: Keys a cell may set over its run's config: they change how samples are drawn and
 #: measured, never the trained network.
 CELL_KEYS = (
@@ -59,60 +57,6 @@ CELL_KEYS = (
     "runtime.channels_last",
     "runtime.compile",
 )
-
-
-@dataclass
-class Cell:
-    """One sampling spec of one run (the cell's result also needs a protocol)."""
-
-    run: RunDir
-    config: RunConfig  # the run's config with this cell's sampling settings
-    step: int
-    shape: tuple[int, ...]
-    spec: dict[str, Any]
-
-    @property
-    def key(self) -> str:
-        return protocol_fingerprint(self.spec)
-
-    @property
-    def path(self) -> Path:
-        return self.run.evals / self.key
-
-    @property
-    def samples(self) -> Path:
-        return self.path / "samples"
-
-    @property
-    def sampling_record(self) -> Path:
-        """Written once every shard is drawn: the cell's samples are complete."""
-        return self.samples / "samples.json"
-
-    @property
-    def spec_file(self) -> Path:
-        return self.path / "spec.json"
-
-    @property
-    def grid(self) -> Path:
-        return self.path / GRID_FILE
-
-    def result_path(self, fingerprint: str) -> Path:
-        return self.path / "results" / f"{fingerprint}.json"
-
-    def shard(self, k: int) -> Path:
-        """Shard ``k`` without its suffix: ``.npy`` holds the samples, ``.json`` their
-        count, NFE and seconds."""
-        return self.samples / SHARD.format(k)
-
-    @property
-    def shard_count(self) -> int:
-        from scorebench.sample import shard_count
-
-        return shard_count(self.config.sample.n, self.config.sample.batch_size)
-
-    def shard_size(self, k: int) -> int:
-        batch = self.config.sample.batch_size
-        return min(batch, self.config.sample.n - k * batch)
 
 
 def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
@@ -183,7 +127,7 @@ def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
 
 def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     """The cell of ``run`` under its config plus ``overrides`` (``sample.*``, ``eval.*``...)."""
-    from scorebench.components import sampling_numerics
+    from scorebench.components import dry_run, sampling_numerics
     from scorebench.plugins import get_plugin_manager
     from scorebench.sample import init_spec, sampling_seed
 
@@ -227,40 +171,6 @@ def _check_sizes(config: RunConfig, shape: tuple[int, ...]) -> None:
     )  # uint8 images, fp32 points
     check_memory("sample.n", n, 2 * stored, "the samples, held in memory to evaluate them")
     check_batch_memory(config.sample.batch_size, shape, "sample.batch_size")
-
-
-class _FirstScoreCall(Exception):
-    """Raised by the dry run's score function: the sampler got past its checks."""
-
-
-def dry_run(config: RunConfig, sampler: Callable, shape: tuple[int, ...]) -> None:
-    """Run the sampler on one chain up to its first score call, so that parameter values are
-    checked before any cell is drawn (the sampler contract asks samplers to check them
-    first)."""
-    from scorebench.components import build_sigmas
-
-    def stop(x, sigma):
-        raise _FirstScoreCall
-
-    name, params = config.sample.sampler.name, config.sample.sampler.params
-    generator = torch.Generator().manual_seed(0)
-    try:
-        sampler(
-            stop,
-            torch.zeros((1, *shape)),
-            build_sigmas(config, torch.device("cpu")),
-            generator=generator,
-            **params,
-        )
-    except _FirstScoreCall:
-        pass
-    except ConfigError as exc:
-        raise ConfigError(f"sample.sampler.params of {name!r}: {exc}") from exc
-    except Exception as exc:
-        raise ScorebenchError(
-            f"sampler {name!r} failed on its parameters {params} before sampling "
-            f"({type(exc).__name__}: {exc}). Fix the parameters, or report it to its plugin."
-        ) from exc
 
 
 #: How a network trained on discrete levels answers a sigma off its grid (scorebench.score).

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from scorebench.api import IMAGES, kind_of
+from scorebench.cell import shard_count
 from scorebench.config import RunConfig
 from scorebench.data.transforms import inverse_logit_transform
 from scorebench.errors import ScorebenchError
@@ -199,10 +200,6 @@ def draw_shard(
             f"(shard {k}): it diverged; nothing was stored. Try a smaller step size."
         )
     return to_storage(data_space(samples, model.config)), nfe
-
-
-def shard_count(n: int, batch: int) -> int:
-    return (n + batch - 1) // batch
 
 
 def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> np.ndarray:

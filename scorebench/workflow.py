@@ -11,7 +11,8 @@ from contextlib import nullcontext
 from typing import Any
 
 from scorebench import distributed
-from scorebench.evals import Cell, make_cell
+from scorebench.cell import Cell
+from scorebench.evals import make_cell
 from scorebench.metrics.extractors import Weights
 from scorebench.runs import RunDir
 

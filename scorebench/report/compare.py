@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scorebench.checks import is_finite_number
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
 from scorebench.records import Board, ResultRecord, checked
@@ -147,12 +148,12 @@ def compare(
     for b, n in matched:
         label = f"{n['model']} / {n.get('sampler_label') or n.get('sampler') or '-'}"
         for metric, old in b["metrics"].items():
-            if not _finite(old):
+            if not is_finite_number(old):
                 continue
             value = n["metrics"].get(metric)
             limit = gates.get(metric)
             allowed = None if limit is None else abs(old) * -limit if limit < 0 else limit
-            if not _finite(value):  # missing, null, NaN: a gate cannot pass it
+            if not is_finite_number(value):  # missing, null, NaN: a gate cannot pass it
                 changes.append(Change(label, metric, old, math.nan, allowed, allowed is not None))
                 continue
             if allowed is None:
@@ -169,14 +170,10 @@ def compare(
     return changes
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _check_thresholds(thresholds: dict[str, float | None], rows: list[dict[str, Any]]) -> None:
     """Every --threshold names a numeric metric of the base rows (a misspelt one would
     silently gate nothing)."""
-    numeric = {m for r in rows for m, v in r["metrics"].items() if _finite(v)}
+    numeric = {m for r in rows for m, v in r["metrics"].items() if is_finite_number(v)}
     unknown = sorted(set(thresholds) - numeric)
     if unknown:
         raise ScorebenchError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 import shlex
 import warnings
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.api import IMAGES
+from scorebench.checks import is_finite_number
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
 from scorebench.records import Manifest, problems
@@ -78,7 +78,7 @@ def _real_view(real: dict[str, Any], caption: str) -> dict[str, Any]:
 
 def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dict[str, Any]:
     """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
-    from scorebench.evals import SHARD
+    from scorebench.cell import SHARD
 
     if real is not None and real.get("kind") == "points":
         first = grid.parent / "samples" / f"{SHARD.format(0)}.npy"  # the cell's first shard
@@ -151,10 +151,6 @@ def _citation(cite: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**cite, "links": links}
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _json_or_none(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
@@ -181,7 +177,11 @@ def _loss_plots(run: RunDir) -> list[tuple[str, str]]:
     """Training loss, and loss per noise level; rows a reader cannot plot are left out with
     a warning (the report is derived, the run is not touched)."""
     rows = [r for r in read_jsonl(run.metrics) if "loss" in r]
-    records = [r for r in rows if _number(r.get("step")) and _number(r["loss"]) and r["loss"] > 0]
+    records = [
+        r
+        for r in rows
+        if is_finite_number(r.get("step")) and is_finite_number(r["loss"]) and r["loss"] > 0
+    ]
     if len(records) < len(rows):
         warnings.warn(
             f"{run.metrics}: left {len(rows) - len(records)} bad row(s) out of the loss plot",
@@ -192,7 +192,9 @@ def _loss_plots(run: RunDir) -> list[tuple[str, str]]:
     steps = [r["step"] for r in records]
     out = [("training loss", plots.curve(steps, [r["loss"] for r in records], "loss", log=True))]
     per_level = [r.get("loss_per_level") for r in records]
-    if all(isinstance(p, list) and all(v is None or _number(v) for v in p) for p in per_level):
+    if all(
+        isinstance(p, list) and all(v is None or is_finite_number(v) for v in p) for p in per_level
+    ):
         out.append(("loss per noise level", plots.level_curves(steps, per_level)))
     return [(title, data_uri(png)) for title, png in out]
 
@@ -221,7 +223,7 @@ def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> l
     data = config.get("data") or {}
     if not data.get("name"):
         return []
-    from scorebench.evals import GRID_FILE
+    from scorebench.cell import GRID_FILE
 
     real = real_data.get(data["name"], data.get("params") or {}, "train", data.get("root"))
     if real.get("kind") == "points":

@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
+from scorebench.cell import SHARD
 from scorebench.errors import ConfigError
-from scorebench.evals import SHARD, load_samples, make_cell
+from scorebench.evals import load_samples, make_cell
 from scorebench.recipes import resolve_config
 from scorebench.runs import RunDir
 from scorebench.train import train
