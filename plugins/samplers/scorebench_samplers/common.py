@@ -10,7 +10,8 @@ Every sampler has scorebench's signature
   with :func:`starts_from_prior` gets ``x ~ N(0, I)`` and scales it by its grid's sigma_max;
   any other gets the run's configured initial state unchanged;
 - ``sigmas`` are the model's training levels (largest first): the default range of the
-  sampler's own grid (see :mod:`scorebench_samplers.grids`). ``steps=None`` is each
+  sampler's own grid (see :mod:`scorebench_samplers.grids`; :func:`~scorebench_samplers.grids.
+  walks_grid` declares the grid parameters once for all of them). ``steps=None`` is each
   sampler's usual count (18 for EDM's samplers, 20 for DPM-Solver++, 1000 for the PC family,
   the number of levels for CAS), and always the number of levels with ``schedule="levels"``;
 - all noise comes from ``generator``, so equal generator states give equal samples;

@@ -10,25 +10,20 @@ import math
 
 import torch
 
-from scorebench import checks
 from scorebench.score import ScoreFn
 from scorebench_samplers.common import Callback, denoised, starts_from_prior
-from scorebench_samplers.grids import sampling_grid
+from scorebench_samplers.grids import walks_grid
 
 
 @starts_from_prior
+@walks_grid(20, "karras")
 def dpmpp_2m(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "karras",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
 ) -> torch.Tensor:
     """DPM-Solver++(2M), the multistep second-order solver of the probability-flow ODE in data
     prediction: Lu, Zhou, Bao, Chen, Li and Zhu 2022 (arXiv 2211.01095), Algorithm 2.
@@ -45,11 +40,6 @@ def dpmpp_2m(
 
     Score evaluations: ``steps``.
     """
-    grid = sampling_grid(
-        sigmas, steps, 20, schedule=schedule, sigma_max=sigma_max, sigma_min=sigma_min, rho=rho
-    )
-    x = checks.sampler_state(x, generator)
-
     with torch.no_grad():
         x = x * grid[0]  # x ~ N(0, I) from the driver: the prior N(0, t_0^2 I)
         previous = None  # (D(x_{i-1}; t_{i-1}), h_{i-1}) once there is a previous step

@@ -18,7 +18,7 @@ from scorebench import checks
 from scorebench.errors import ConfigError
 from scorebench.score import ScoreFn
 from scorebench_samplers.common import Callback, evaluate, normal, starts_from_prior
-from scorebench_samplers.grids import sampling_grid
+from scorebench_samplers.grids import walks_grid
 
 
 def _churn_params(
@@ -74,18 +74,14 @@ def _edm_sampler(
 
 
 @starts_from_prior
+@walks_grid(18, "karras")
 def pf_euler(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "karras",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
 ) -> torch.Tensor:
     """Euler's method on the probability-flow ODE ``dx/dsigma = -sigma s(x, sigma)`` of the VE
     SDE (Song et al. 2021, arXiv 2011.13456, Section 4.3), in the form of EDM's Algorithm 1
@@ -98,26 +94,18 @@ def pf_euler(
 
     Score evaluations: ``steps``.
     """
-    grid = sampling_grid(
-        sigmas, steps, 18, schedule=schedule, sigma_max=sigma_max, sigma_min=sigma_min, rho=rho
-    )
-    x = checks.sampler_state(x, generator)
     return _edm_sampler(score, x, grid, heun=False, generator=generator, callback=callback)
 
 
 @starts_from_prior
+@walks_grid(18, "karras")
 def pf_heun(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "karras",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
 ) -> torch.Tensor:
     """Heun's second-order method on the probability-flow ODE: EDM's deterministic sampler,
     Karras, Aittala, Aila and Laine 2022 (arXiv 2206.00364), Algorithm 1.
@@ -130,26 +118,18 @@ def pf_heun(
 
     Score evaluations: ``2 * steps - 1``.
     """
-    grid = sampling_grid(
-        sigmas, steps, 18, schedule=schedule, sigma_max=sigma_max, sigma_min=sigma_min, rho=rho
-    )
-    x = checks.sampler_state(x, generator)
     return _edm_sampler(score, x, grid, heun=True, generator=generator, callback=callback)
 
 
 @starts_from_prior
+@walks_grid(18, "karras")
 def edm_stochastic(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "karras",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
     S_churn: float = 0.0,
     S_tmin: float = 0.0,
     S_tmax: float | None = None,
@@ -167,11 +147,7 @@ def edm_stochastic(
 
     Score evaluations: ``2 * steps - 1``.
     """
-    grid = sampling_grid(
-        sigmas, steps, 18, schedule=schedule, sigma_max=sigma_max, sigma_min=sigma_min, rho=rho
-    )
     S_churn, S_tmin, S_tmax, S_noise = _churn_params(S_churn, S_tmin, S_tmax, S_noise)
-    x = checks.sampler_state(x, generator)
     return _edm_sampler(
         score,
         x,

@@ -7,8 +7,10 @@ sigmas[-1]`` with ``steps`` levels placed by a registered schedule ("geometric",
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -147,3 +149,73 @@ def sampling_grid(
     if len(grid) != steps:
         raise ConfigError(f"schedule {schedule!r} gave {len(grid)} levels for {steps} steps.")
     return grid
+
+
+def _grid_parameters(schedule: str) -> list[inspect.Parameter]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter("steps", keyword, default=None, annotation="int | None"),
+        inspect.Parameter("schedule", keyword, default=schedule, annotation="str"),
+        inspect.Parameter("sigma_max", keyword, default=None, annotation="float | None"),
+        inspect.Parameter("sigma_min", keyword, default=None, annotation="float | None"),
+        inspect.Parameter("rho", keyword, default=7.0, annotation="float"),
+    ]
+
+
+def walks_grid(default_steps: int | None, schedule: str) -> Callable[[Callable], Callable]:
+    """Make ``body(score, x, grid, *, generator, callback, **own)`` a sampler that builds its
+    own grid: the sampler takes ``sigmas`` and the grid parameters ``steps``, ``schedule``
+    (default ``schedule``), ``sigma_max``, ``sigma_min`` and ``rho``, and hands ``body`` the
+    checked state and :func:`sampling_grid`'s levels (``steps=None``: ``default_steps``).
+
+    The sampler's signature lists the grid parameters before ``body``'s own, so its spec and
+    its parameter checks are those of a hand-written signature.
+    """
+
+    def wrap(body: Callable) -> Callable:
+        body_signature = inspect.signature(body)
+        body_parameters = list(body_signature.parameters.values())
+        own = [p for p in body_parameters if p.kind is p.KEYWORD_ONLY]
+        own = [p for p in own if p.name not in ("generator", "callback")]
+        head = [
+            body_parameters[0],
+            body_parameters[1],
+            inspect.Parameter("sigmas", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            body_signature.parameters["generator"],
+            body_signature.parameters["callback"],
+        ]
+
+        @functools.wraps(body)
+        def sampler(
+            score,
+            x,
+            sigmas,
+            *,
+            generator,
+            callback=None,
+            steps=None,
+            schedule=schedule,
+            sigma_max=None,
+            sigma_min=None,
+            rho=7.0,
+            **params,
+        ):
+            grid = sampling_grid(
+                sigmas,
+                steps,
+                default_steps,
+                schedule=schedule,
+                sigma_max=sigma_max,
+                sigma_min=sigma_min,
+                rho=rho,
+            )
+            x = checks.sampler_state(x, generator)
+            return body(score, x, grid, generator=generator, callback=callback, **params)
+
+        sampler.__signature__ = body_signature.replace(  # type: ignore[attr-defined]
+            parameters=[*head, *_grid_parameters(schedule), *own]
+        )
+        del sampler.__wrapped__  # the signature above is the sampler's, not the body's
+        return sampler
+
+    return wrap

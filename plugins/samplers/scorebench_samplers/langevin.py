@@ -21,7 +21,7 @@ from scorebench_samplers.common import (
     per_sample,
     starts_from_prior,
 )
-from scorebench_samplers.grids import sampling_grid
+from scorebench_samplers.grids import walks_grid
 
 #: Grid steps of the PC family when ``steps`` is None (the paper's VE setting).
 DEFAULT_STEPS = 1000
@@ -45,18 +45,14 @@ def _cas_betas(grid: list[float], step_lr: float) -> list[float]:
     return [math.sqrt(max(0.0, 1 - (g * (1 - eta)) ** 2)) for g in gammas]
 
 
+@walks_grid(None, "geometric")
 def cas(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "geometric",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
     step_lr: float | None = None,
     denoise: bool = True,
 ) -> torch.Tensor:
@@ -82,13 +78,9 @@ def cas(
 
     Score evaluations: ``steps`` (``len(sigmas)`` if None) + 1 with ``denoise``.
     """
-    grid = sampling_grid(
-        sigmas, steps, None, schedule=schedule, sigma_max=sigma_max, sigma_min=sigma_min, rho=rho
-    )
     step_lr = grid[-1] ** 2 if step_lr is None else checks.number("step_lr", step_lr)
     betas = _cas_betas(grid, step_lr)
     denoise = checks.boolean("denoise", denoise)
-    x = checks.sampler_state(x, generator)
 
     eta = step_lr / grid[-1] ** 2
     with torch.no_grad():
@@ -177,18 +169,14 @@ def _predictor_corrector(
 
 
 @starts_from_prior
+@walks_grid(DEFAULT_STEPS, "geometric")
 def pc(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "geometric",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
     corrector_steps: int = 1,
     snr: float = 0.16,
     snr_norm: str = "batch",
@@ -218,18 +206,9 @@ def pc(
 
     Score evaluations: ``steps * (1 + corrector_steps)``.
     """
-    grid = sampling_grid(
-        sigmas,
-        steps,
-        DEFAULT_STEPS,
-        schedule=schedule,
-        sigma_max=sigma_max,
-        sigma_min=sigma_min,
-        rho=rho,
-    )
     return _predictor_corrector(
         score,
-        checks.sampler_state(x, generator),
+        x,
         grid,
         generator=generator,
         callback=callback,
@@ -242,18 +221,14 @@ def pc(
 
 
 @starts_from_prior
+@walks_grid(DEFAULT_STEPS, "geometric")
 def pc_predictor(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "geometric",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
     denoise: bool = True,
 ) -> torch.Tensor:
     """Reverse-diffusion sampling of the variance-exploding SDE, predictor only: Song et al.
@@ -267,18 +242,9 @@ def pc_predictor(
 
     Score evaluations: ``steps``.
     """
-    grid = sampling_grid(
-        sigmas,
-        steps,
-        DEFAULT_STEPS,
-        schedule=schedule,
-        sigma_max=sigma_max,
-        sigma_min=sigma_min,
-        rho=rho,
-    )
     return _predictor_corrector(
         score,
-        checks.sampler_state(x, generator),
+        x,
         grid,
         generator=generator,
         callback=callback,
@@ -291,18 +257,14 @@ def pc_predictor(
 
 
 @starts_from_prior
+@walks_grid(DEFAULT_STEPS, "geometric")
 def pc_corrector(
     score: ScoreFn,
     x: torch.Tensor,
-    sigmas: torch.Tensor,
+    grid: list[float],
     *,
     generator: torch.Generator | None,
     callback: Callback | None = None,
-    steps: int | None = None,
-    schedule: str = "geometric",
-    sigma_max: float | None = None,
-    sigma_min: float | None = None,
-    rho: float = 7.0,
     corrector_steps: int = 1,
     snr: float = 0.16,
     snr_norm: str = "batch",
@@ -321,18 +283,9 @@ def pc_corrector(
 
     Score evaluations: ``steps * corrector_steps`` (+1 with ``denoise``).
     """
-    grid = sampling_grid(
-        sigmas,
-        steps,
-        DEFAULT_STEPS,
-        schedule=schedule,
-        sigma_max=sigma_max,
-        sigma_min=sigma_min,
-        rho=rho,
-    )
     return _predictor_corrector(
         score,
-        checks.sampler_state(x, generator),
+        x,
         grid,
         generator=generator,
         callback=callback,
