@@ -24,3 +24,16 @@ def _fresh_plugins():
     reset_plugin_manager()
     yield
     reset_plugin_manager()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempt fails like an offline machine (tests never touch the network)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in scorebench tests")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)

@@ -89,8 +89,12 @@ class Sampler(Protocol):
 
 
 class ScoreFunction(ScoreFn, Protocol):
-    """An analytic score (an oracle: exact at every sigma, nothing trained). It may also
-    offer ``sample(n, generator)``: i.i.d. draws, the reference of oracle benchmarks."""
+    """A score with nothing to train: an analytic one (an oracle, exact at every sigma) or
+    a model a bridge loads (a diffusers checkpoint). It declares ``shape`` (or ``dim``), the
+    shape of one sample, and may offer ``sample(n, generator)``: i.i.d. draws, the reference
+    of oracle benchmarks. A model says how it answers a sigma in ``sigma_query`` (default
+    "exact") and what identifies it in ``identity`` (a dict: weights hashes, library
+    version...); both enter every cell's spec."""
 
 
 #: What a dataset holds: images (items of shape (C, H, W), values in [0, 1]) or points

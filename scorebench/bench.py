@@ -35,16 +35,25 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from scorebench import safe_yaml
 from scorebench.checks import MIN_SAMPLES
 from scorebench.config import MAXIMA, check_device
 from scorebench.done import read_derived
-from scorebench.errors import ConfigError
+from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import atomic_write_json
 from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
@@ -128,12 +137,82 @@ class OracleSource(BaseModel):
         return merge(base, self.config)
 
 
+class DiffusersSource(BaseModel):
+    """A diffusers checkpoint (plugin ``scorebench-bridges``) measured under the protocol
+    of ``dataset``: the data, metrics and sample counts of ``protocol``'s preset for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    diffusers: str = Field(min_length=1)  # a pipeline directory or a hub id
+    subfolder: str = "unet"
+    revision: str | None = None
+    dtype: str = "float32"
+    dataset: str | None = Field(default=None, validate_default=True)
+    protocol: str = "ncsn"  # the recipe whose dataset preset sets the protocol
+
+    @field_validator("dataset")
+    @classmethod
+    def _named(cls, dataset: str | None) -> str:
+        if not dataset:
+            raise ValueError(
+                "a diffusers source is measured under a dataset's protocol: give dataset "
+                "(--dataset cifar10 on the command line)"
+            )
+        return dataset
+
+    @property
+    def score_function(self) -> str:
+        return "diffusers"
+
+    def base_config(self) -> dict[str, Any]:
+        from scorebench.plugins import registry
+
+        try:
+            recipe = registry("recipes").load(self.protocol)()
+            preset = recipe.preset(self.dataset)
+        except ScorebenchError as exc:
+            raise ConfigError(f"diffusers source {self.diffusers!r}: {exc}") from exc
+        params = {
+            "model": self.diffusers,
+            "subfolder": self.subfolder,
+            "revision": self.revision,
+            "dtype": self.dtype,
+        }
+        sample = {k: v for k, v in preset.get("sample", {}).items() if k in ("n", "batch_size")}
+        return {
+            "recipe": "diffusers",
+            "dataset": self.dataset,
+            "schedule": {"name": "diffusers", "params": params},
+            "score_function": {"name": "diffusers", "params": params},
+            "data": preset["data"],
+            "eval": preset.get("eval", {}),
+            "sample": {**sample, "sampler": {"name": "pf_heun", "params": {}}},
+        }
+
+
+def _source_kind(value: Any) -> str:
+    if isinstance(value, (dict, DiffusersSource, OracleSource)):
+        is_model = (
+            "diffusers" in value if isinstance(value, dict) else isinstance(value, DiffusersSource)
+        )
+        return "diffusers" if is_model else "oracle"
+    return "run"
+
+
+Source = Annotated[
+    Annotated[str, Tag("run")]
+    | Annotated[OracleSource, Tag("oracle")]
+    | Annotated[DiffusersSource, Tag("diffusers")],
+    Discriminator(_source_kind),
+]
+
+
 class BenchSpec(BaseModel):
     """What a bench measures. Every field is checked before anything is computed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[str | OracleSource] = []
+    sources: list[Source] = []
     samplers: list[SamplerGrid] = []  # none: each run's own sampler
     seeds: StrictInt | list[StrictInt] = 1  # strict: true is not a seed
     n: StrictInt | None = Field(default=None, ge=MIN_SAMPLES)
@@ -217,9 +296,12 @@ def load_spec(
     seeds: str | None = None,
     n: int | None = None,
     overrides: list[str] = (),
+    source_settings: list[str] = (),
+    dataset: str | None = None,
 ) -> BenchSpec:
     """The bench spec from an optional file, then the flags (sources and samplers add to
-    the file's; seeds and n replace them)."""
+    the file's; seeds and n replace them). A source ``diffusers:PATH_OR_HUB_ID`` is a
+    diffusers model, with ``source_settings`` (``KEY=V``) and ``dataset`` applied to it."""
     from scorebench.config import read_file
 
     data: dict[str, Any] = preset_spec(preset) if preset else {}
@@ -229,7 +311,16 @@ def load_spec(
         data.get("samplers", []), list
     ):
         raise ConfigError(f"{where}: sources and samplers must be lists")
-    data["sources"] = [*data.get("sources", []), *sources]
+    models = _source_settings(source_settings, dataset)
+    data["sources"] = [
+        *data.get("sources", []),
+        *(
+            {"diffusers": s.removeprefix(DIFFUSERS_PREFIX), **models}
+            if s.startswith(DIFFUSERS_PREFIX)
+            else s
+            for s in sources
+        ),
+    ]
     data["samplers"] = [*data.get("samplers", []), *map(parse_sampler, samplers)]
     data["set"] = [*data.get("set", []), *overrides]
     if seeds is not None:
@@ -240,6 +331,21 @@ def load_spec(
     if not spec.sources:
         raise ConfigError(f"{where}: no score source; give run directories")
     return spec
+
+
+DIFFUSERS_PREFIX = "diffusers:"
+
+
+def _source_settings(settings: list[str], dataset: str | None) -> dict[str, Any]:
+    """``--source-set KEY=V`` (and ``--dataset``) for the diffusers sources of the flags."""
+    values: dict[str, Any] = {} if dataset is None else {"dataset": dataset}
+    for text in settings:
+        key, sep, value = text.partition("=")
+        if not sep or key.strip() not in DiffusersSource.model_fields or key.strip() == "diffusers":
+            fields = ", ".join(f for f in DiffusersSource.model_fields if f != "diffusers")
+            raise ConfigError(f"--source-set {text!r}: expected KEY=VALUE with KEY one of {fields}")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def preset_spec(name: str) -> dict[str, Any]:
@@ -277,8 +383,9 @@ def cell_overrides(spec: BenchSpec) -> list[list[str]]:
     ]
 
 
-def oracle_run(source: OracleSource, out_dir: Path) -> Any:
-    """The directory holding an oracle's cells (under the bench output), with its config."""
+def oracle_run(source: OracleSource | DiffusersSource, out_dir: Path) -> Any:
+    """The directory holding the cells of a source that is not a trained run (an oracle, a
+    diffusers model) under the bench output, with its config."""
     from scorebench.config import build_config
 
     config = build_config(source.base_config())
@@ -296,7 +403,7 @@ def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
 
     cells = []
     for source in spec.sources:
-        if isinstance(source, OracleSource):
+        if isinstance(source, (OracleSource, DiffusersSource)):
             run = oracle_run(source, Path(out_dir))
         else:
             run = RunDir(source)
@@ -392,9 +499,9 @@ def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
     table = read_derived(path)  # a damaged one is measured again
     if isinstance(table, dict) and isinstance(table.get("rows"), list):
         return table
-    source = {"command": "scorebench bench (oracle source)", "oracle": cell.spec["source"]}
+    source = {"command": "scorebench bench (score-function source)", "oracle": cell.spec["source"]}
     table = measured_baselines(cell.config, source=source)
-    for row in table["rows"]:
+    for row in table["rows"] if cell.config.data.name == "oracle" else []:
         row["model"] = row["model"].replace("real data (held-out test split)", "exact samples")
     atomic_write_json(path, table)
     return table

@@ -84,6 +84,7 @@ def plugins(
                 for p in manager.plugins
             ],
             "failures": [vars(f) for f in manager.failures],
+            "missing_requirements": manager.missing_requirements(),
             "conflicts": [{**vars(c), "message": str(c)} for c in manager.conflicts()],
         }
         out.print_json(json.dumps(payload))
@@ -100,6 +101,8 @@ def plugins(
     out.print(table)
     for f in manager.failures:
         out.print(f"plugin {f.name!r} failed ({f.stage}): {f.error}", style="red")
+    for name, needs in manager.missing_requirements().items():
+        out.print(f"plugin {name!r} needs: {'; '.join(needs)}", style="yellow")
     for c in manager.conflicts():
         out.print(f"name conflict: {c}", style="yellow")
 
@@ -554,7 +557,29 @@ SEEDS = typer.Option(
 
 @app.command(rich_help_panel=PANEL_RUN)
 def bench(
-    sources: list[str] = typer.Argument(None, help="Trained run directories (score sources)."),
+    sources: list[str] = typer.Argument(
+        None, help="Score sources: trained run directories, or diffusers:PATH_OR_HUB_ID."
+    ),
+    more_sources: list[str] = typer.Option(
+        [],
+        "--source",
+        metavar="SOURCE",
+        help="Another score source, as the arguments (repeatable).",
+        show_default="none",
+    ),
+    source_settings: list[str] = typer.Option(
+        [],
+        "--source-set",
+        metavar="KEY=V",
+        help="For the diffusers sources: subfolder, revision, dtype or protocol (repeatable).",
+        show_default="none",
+    ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="The dataset protocol a diffusers source is measured under, e.g. cifar10.",
+        show_default="none (required with a diffusers source)",
+    ),
     spec_file: str | None = SPEC,
     preset: str | None = PRESET,
     samplers: list[str] = SAMPLER_GRID,
@@ -585,7 +610,9 @@ def bench(
     spec = load_spec(
         spec_file,
         preset=preset,
-        sources=sources or [],
+        sources=[*(sources or []), *more_sources],
+        source_settings=source_settings,
+        dataset=dataset,
         samplers=samplers,
         seeds=seeds,
         n=n,

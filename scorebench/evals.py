@@ -70,7 +70,7 @@ def cell_config(config: RunConfig, overrides: Sequence[str]) -> RunConfig:
                 "for the rest."
             )
     config = build_config(config.to_dict(), None, list(overrides))
-    if config.score_function is not None:  # an oracle's reference: exact samples of the same n
+    if config.data.name == "oracle":  # an oracle's reference: exact samples of the same n
         config = build_config(config.to_dict(), None, [f"data.params.n={config.sample.n}"])
     return config
 
@@ -197,13 +197,29 @@ def _run_source(run: RunDir, config: RunConfig) -> tuple[int, tuple[int, ...], d
 
 
 def _oracle_source(config: RunConfig, versions: dict[str, str]):
-    """An analytic score function: exact at every sigma; its levels are part of the source."""
-    from scorebench.components import build_score_function, build_sigmas, sample_shape
+    """A registered score function (an oracle, or a model from a bridge such as diffusers');
+    its levels, and whatever identity it declares (``identity``: weights hashes, library
+    version...), are part of the source."""
+    from scorebench.components import (
+        build_dataset,
+        build_score_function,
+        build_sigmas,
+        sample_shape,
+    )
     from scorebench.plugins import registry
 
     spec = config.score_function
-    oracle = build_score_function(config)
+    function = build_score_function(config)
     plugin = registry("score_functions").get(spec.name).plugin
+    shape = sample_shape(function)
+    if config.data.name != "oracle":  # a model measured under a dataset's protocol
+        wanted = tuple(build_dataset(config, "test").shape)
+        if shape != wanted:
+            raise ConfigError(
+                f"score function {spec.name!r} draws samples of shape {list(shape)}, but the "
+                f"{config.dataset!r} protocol's data have shape {list(wanted)}: measure it "
+                "under a dataset of its own shape."
+            )
     source = {
         "kind": "score_function",
         "name": spec.name,
@@ -211,9 +227,10 @@ def _oracle_source(config: RunConfig, versions: dict[str, str]):
         "plugin": plugin,
         "plugin_version": versions.get(plugin, "?"),
         "levels": [round(float(v), 8) for v in build_sigmas(config, torch.device("cpu"))],
-        "sigma_query": "exact",
+        "sigma_query": getattr(function, "sigma_query", "exact"),
+        **getattr(function, "identity", {}),
     }
-    return 0, sample_shape(oracle), source
+    return 0, shape, source
 
 
 # ---------------------------------------------------------------- sampling

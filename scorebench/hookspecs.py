@@ -27,6 +27,12 @@ hookspec = pluggy.HookspecMarker("scorebench")
 
 
 @hookspec
+def missing_requirements() -> list[str]:
+    """Install commands this plugin still needs before its components work (e.g. an extra
+    that is not installed); ``scorebench plugins`` shows them. Check without importing."""
+
+
+@hookspec
 def register_networks() -> list[Component]:
     """Score networks: ``factory(**params)`` -> :class:`scorebench.api.Network`."""
 

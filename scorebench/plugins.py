@@ -106,6 +106,18 @@ class PluginManager:
     def plugins(self) -> list[PluginInfo]:
         return list(self._infos.values())
 
+    def missing_requirements(self) -> dict[str, list[str]]:
+        """``{plugin: [install command, ...]}`` for plugins that say they need more."""
+        missing: dict[str, list[str]] = {}
+        for impl in self.pm.hook.missing_requirements.get_hookimpls():
+            try:
+                needs = list(impl.function() or [])
+            except Exception as exc:
+                needs = [f"(its check failed: {type(exc).__name__}: {exc})"]
+            if needs:
+                missing[impl.plugin_name] = [str(n) for n in needs]
+        return missing
+
     def contributions(self) -> dict[str, dict[str, list[Component]]]:
         """``{plugin: {kind: [components]}}``, calling each plugin's hooks separately."""
         if self._contributions is None:

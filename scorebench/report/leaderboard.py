@@ -88,7 +88,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         oracle = source.get("kind") == "score_function"
         rows.append(
             {
-                "model": f"oracle {source['name']}" if oracle else run.get("name") or "?",
+                "model": _source_label(source) if oracle else run.get("name") or "?",
                 "step": source.get("step"),
                 "origin": ORIGIN_RUN,
                 "sampler": spec.get("sampler", {}).get("name", "?"),
@@ -423,3 +423,10 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
             t.add_row(*map(Text, cells), style="bold green" if is_run else None)
         tables.append(t)
     return tables
+
+
+def _source_label(source: dict[str, Any]) -> str:
+    """A score-function source's row name: an oracle's name, or a bridged model's id."""
+    if "model" in source.get("params", {}):
+        return f"{source['name']} {source['params']['model']}"
+    return f"oracle {source['name']}"

@@ -67,6 +67,8 @@ def test_kinds_hooks_and_contracts_are_one_list():
 
 def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
     for component in registry("schedules"):
+        if component.plugin == "diffusers":  # needs a model: checked in the bridge's tests
+            continue
         assert isinstance(component.load()(), api.Schedule), component.name
     for name in ("digits", "toy-gmm", "rings", "moons"):
         assert isinstance(load("datasets", name)(None, "train"), api.Dataset), name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import socket
 import struct
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,15 +12,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    """Any connection attempt fails like an offline machine (tests never touch the network)."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in scorebench tests")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+def _offline(no_network):
+    """Dataset tests never touch the network (the fixture is in the repository's conftest)."""
 
 
 def write_cifar10(
