@@ -32,8 +32,7 @@ from typing import Any
 import torch
 
 from scorebench.errors import ConfigError
-
-INSTALL = "pip install 'scorebench-bridges[diffusers]'"
+from scorebench_bridges.plugin import INSTALL
 PREDICTIONS = ("epsilon", "v_prediction", "sample")
 VE_SCHEDULERS = ("ScoreSdeVeScheduler",)
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
