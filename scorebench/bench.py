@@ -491,8 +491,9 @@ def _report(spec: BenchSpec, cells: list[Any], records: list[dict[str, Any]], ou
 
 
 def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
-    """Reference rows of an oracle protocol (exact samples of another stream, a fitted
-    Gaussian, noise), measured once per protocol and kept beside the oracle's cells."""
+    """Reference rows of a score-function source's protocol (an oracle's exact samples of
+    another stream, or a dataset's held-out split; a fitted Gaussian; noise), measured once
+    per protocol and kept beside the source's cells."""
     from scorebench.report.baselines import measured_baselines
 
     path = cell.run.path / f"baselines-{fingerprint}.json"

@@ -102,6 +102,7 @@ def _full_params(factory: Callable, given: dict[str, Any]) -> dict[str, Any]:
 
 
 _weights_memo: dict[tuple[str, int, int], tuple[str, tuple[int, ...]]] = {}
+_shape_memo: dict[tuple[str, str, str], tuple[int, ...]] = {}
 
 
 def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
@@ -213,7 +214,10 @@ def _oracle_source(config: RunConfig, versions: dict[str, str]):
     plugin = registry("score_functions").get(spec.name).plugin
     shape = sample_shape(function)
     if config.data.name != "oracle":  # a model measured under a dataset's protocol
-        wanted = tuple(build_dataset(config, "test").shape)
+        data = (config.data.name, canonical_json(config.data.params), str(config.data.root))
+        if data not in _shape_memo:  # loaded once per dataset, not once per cell
+            _shape_memo[data] = tuple(build_dataset(config, "test").shape)
+        wanted = _shape_memo[data]
         if shape != wanted:
             raise ConfigError(
                 f"score function {spec.name!r} draws samples of shape {list(shape)}, but the "

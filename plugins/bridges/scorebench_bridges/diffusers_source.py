@@ -33,6 +33,7 @@ import torch
 
 from scorebench.errors import ConfigError
 from scorebench_bridges.plugin import INSTALL
+
 PREDICTIONS = ("epsilon", "v_prediction", "sample")
 VE_SCHEDULERS = ("ScoreSdeVeScheduler",)
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
