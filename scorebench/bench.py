@@ -242,10 +242,15 @@ def _validated(data: Any, where: str) -> BenchSpec:
     try:
         return BenchSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{where}: {problems}") from exc
+        raise ConfigError(f"{where}: {_problems(exc)}") from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    """pydantic's errors as ``field: message`` (without its "Value error, " prefix)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
 
 
 def parse_sampler(text: str) -> dict[str, Any]:
@@ -383,17 +388,26 @@ def cell_overrides(spec: BenchSpec) -> list[list[str]]:
     ]
 
 
-def oracle_run(source: OracleSource | DiffusersSource, out_dir: Path) -> Any:
-    """The directory holding the cells of a source that is not a trained run (an oracle, a
-    diffusers model) under the bench output, with its config."""
+def source_run(source: OracleSource | DiffusersSource, root: Path) -> Any:
+    """The directory under ``root`` holding the cells of a source that is not a trained run
+    (an oracle, a diffusers model), with its config: one directory per source."""
     from scorebench.config import build_config
 
     config = build_config(source.base_config())
     key = protocol_fingerprint(source.model_dump())
-    run = RunDir(out_dir / ORACLES / f"{source.score_function}-{key[:8]}")
+    run = RunDir(root / f"{source.score_function}-{key[:8]}")
     if not run.config.is_file():
         atomic_write_json(run.config, config.to_dict())
     return run
+
+
+def model_source(text: str, settings: list[str], dataset: str | None) -> DiffusersSource:
+    """``diffusers:PATH_OR_HUB_ID`` with ``--source-set KEY=V`` and ``--dataset``, checked."""
+    data = {"diffusers": text.removeprefix(DIFFUSERS_PREFIX), **_source_settings(settings, dataset)}
+    try:
+        return DiffusersSource.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"source {text!r}: {_problems(exc)}") from exc
 
 
 def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
@@ -404,7 +418,7 @@ def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
     cells = []
     for source in spec.sources:
         if isinstance(source, (OracleSource, DiffusersSource)):
-            run = oracle_run(source, Path(out_dir))
+            run = source_run(source, Path(out_dir) / ORACLES)
         else:
             run = RunDir(source)
             run.load_config()  # a clear error when it is not a run directory

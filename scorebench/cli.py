@@ -127,8 +127,8 @@ def list_components(
     if as_json:
         payload = {
             k: [
-                {"name": c.name, "plugin": c.plugin, "summary": c.summary, "meta": c.meta}
-                for c in reg
+                {"name": name, "plugin": c.plugin, "summary": c.summary, "meta": c.meta}
+                for name, c in reg.listing()
             ]
             for k, reg in registries.items()
         }
@@ -139,8 +139,8 @@ def list_components(
         table.add_column("name", style="bold")
         table.add_column("plugin")
         table.add_column("summary")
-        for c in reg:
-            table.add_row(c.name, c.plugin, c.summary)
+        for name, c in reg.listing():
+            table.add_row(name, c.plugin, c.summary)
         if not len(reg):
             table.add_row("-", "-", "(none registered)")
         out.print(table)
@@ -292,16 +292,33 @@ def _cell_overrides(sampler: str | None, n: int | None, overrides: list[str]) ->
 
 
 AS_JSON = typer.Option(False, "--json", help="Print the full record as JSON.", show_default="off")
+SOURCE_SETTINGS = typer.Option(
+    [],
+    "--source-set",
+    metavar="KEY=V",
+    help="For the diffusers sources: subfolder, revision, dtype or protocol (repeatable).",
+    show_default="none",
+)
+MODEL_DATASET = typer.Option(
+    None,
+    "--dataset",
+    help="The dataset protocol a diffusers source is measured under, e.g. cifar10.",
+    show_default="none (required with a diffusers source)",
+)
+SAMPLE_COUNT = typer.Option(
+    None, "--n", "-n", help="Number of samples.", show_default="the config's sample.n"
+)
+SOURCE = "A trained run directory, or diffusers:PATH_OR_HUB_ID (cells under runs/diffusers-KEY)."
 
 
 @app.command(rich_help_panel=PANEL_RUN)
 def sample(
-    run_dir: str = typer.Argument(..., help="A trained run directory."),
+    run_dir: str = typer.Argument(..., help=SOURCE),
     sampler: str | None = SAMPLER,
     overrides: list[str] = CELL_SET,
-    n: int | None = typer.Option(
-        None, "--n", "-n", help="Number of samples.", show_default="the config's sample.n"
-    ),
+    source_settings: list[str] = SOURCE_SETTINGS,
+    dataset: str | None = MODEL_DATASET,
+    n: int | None = SAMPLE_COUNT,
     device: str | None = DEVICE,
     as_json: bool = AS_JSON,
 ) -> None:
@@ -313,7 +330,9 @@ def sample(
     from scorebench.workflow import sample_stage
 
     record = sample_stage(
-        _existing_run(run_dir), _cell_overrides(sampler, n, overrides), device=device
+        _existing_run(run_dir, source_settings, dataset),
+        _cell_overrides(sampler, n, overrides),
+        device=device,
     )
     if not is_main_process():  # under torchrun, rank 0 speaks
         return
@@ -324,14 +343,17 @@ def sample(
 
     for line in sample_summary(record):
         out.print(line)
-    out.print(f"next: scorebench eval {run_dir} (with the same --sampler/--set)")
+    out.print(f"next: scorebench eval {run_dir} (with the same options)")
 
 
 @app.command("eval", rich_help_panel=PANEL_RUN)
 def evaluate(
-    run_dir: str = typer.Argument(..., help="A run directory with samples."),
+    run_dir: str = typer.Argument(..., help=SOURCE),
     sampler: str | None = SAMPLER,
     overrides: list[str] = CELL_SET,
+    source_settings: list[str] = SOURCE_SETTINGS,
+    dataset: str | None = MODEL_DATASET,
+    n: int | None = SAMPLE_COUNT,
     device: str | None = DEVICE,
     inception_weights: str | None = INCEPTION_WEIGHTS,
     trust_weights: bool = TRUST_WEIGHTS,
@@ -345,13 +367,13 @@ def evaluate(
 ) -> None:
     """Evaluate a run's samples (IS/FID/KID/PRC or point metrics) with their protocol.
 
-    Takes the same --sampler/--set as `sample` to name which samples; a result already
+    Takes the same --sampler/--set/-n as `sample` to name which samples; a result already
     stored for that spec and protocol is printed, not recomputed."""
     from scorebench.workflow import eval_stage
 
     record, cached = eval_stage(
-        _existing_run(run_dir),
-        _cell_overrides(sampler, None, overrides),
+        _existing_run(run_dir, source_settings, dataset),
+        _cell_overrides(sampler, n, overrides),
         device=device,
         inception_weights=InceptionWeights(inception_weights, trust_weights),
         cross_check=cross_check,
@@ -368,7 +390,7 @@ def evaluate(
 
 @app.command(rich_help_panel=PANEL_RUN)
 def export(
-    run_dir: str = typer.Argument(..., help="A run directory with samples."),
+    run_dir: str = typer.Argument(..., help=SOURCE),
     png: str = typer.Option(..., "--png", help="Empty folder for the samples as PNG files."),
     reference: str | None = typer.Option(
         None,
@@ -378,17 +400,22 @@ def export(
     ),
     sampler: str | None = SAMPLER,
     overrides: list[str] = CELL_SET,
+    source_settings: list[str] = SOURCE_SETTINGS,
+    dataset: str | None = MODEL_DATASET,
+    n: int | None = SAMPLE_COUNT,
 ) -> None:
     """Write a run's samples as PNG files, to cross-check a number with another tool:
     `fidelity --fid --input1 PNG_DIR --input2 REFERENCE_DIR`.
 
-    Takes the same --sampler/--set as `sample` to name which samples."""
+    Takes the same --sampler/--set/-n as `sample` to name which samples."""
     from pathlib import Path
 
     from scorebench.evals import make_cell
     from scorebench.export import export_reference, export_samples
 
-    cell = make_cell(_existing_run(run_dir), _cell_overrides(sampler, None, overrides))
+    cell = make_cell(
+        _existing_run(run_dir, source_settings, dataset), _cell_overrides(sampler, n, overrides)
+    )
     out.print(f"wrote {export_samples(cell, Path(png))} samples to {png}")
     if reference:
         out.print(
@@ -567,19 +594,8 @@ def bench(
         help="Another score source, as the arguments (repeatable).",
         show_default="none",
     ),
-    source_settings: list[str] = typer.Option(
-        [],
-        "--source-set",
-        metavar="KEY=V",
-        help="For the diffusers sources: subfolder, revision, dtype or protocol (repeatable).",
-        show_default="none",
-    ),
-    dataset: str | None = typer.Option(
-        None,
-        "--dataset",
-        help="The dataset protocol a diffusers source is measured under, e.g. cifar10.",
-        show_default="none (required with a diffusers source)",
-    ),
+    source_settings: list[str] = SOURCE_SETTINGS,
+    dataset: str | None = MODEL_DATASET,
     spec_file: str | None = SPEC,
     preset: str | None = PRESET,
     samplers: list[str] = SAMPLER_GRID,
@@ -717,9 +733,21 @@ def config_schema(
     err.print(f"wrote {out_file}")
 
 
-def _existing_run(path: str):
+def _existing_run(path: str, source_settings: list[str] = (), dataset: str | None = None):
+    """A run directory, or the directory of a diffusers source's cells under runs/."""
+    from pathlib import Path
+
+    from scorebench.bench import DIFFUSERS_PREFIX, model_source, source_run
     from scorebench.runs import RunDir
 
+    if path.startswith(DIFFUSERS_PREFIX):
+        source = model_source(path, source_settings, dataset)
+        return source_run(source, Path(DEFAULT_RUNS))
+    if source_settings or dataset:
+        raise ScorebenchError(
+            f"--source-set and --dataset apply to a diffusers:PATH_OR_HUB_ID source; {path!r} "
+            "is a run directory, which has its own dataset and settings."
+        )
     run = RunDir(path)
     run.load_config()  # a clear error when it is not a run directory
     return run

@@ -129,7 +129,7 @@ def checkpoint_identity(run: RunDir, step: int) -> tuple[str, tuple[int, ...]]:
 def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     """The cell of ``run`` under its config plus ``overrides`` (``sample.*``, ``eval.*``...)."""
     from scorebench.components import dry_run, sampling_numerics
-    from scorebench.plugins import get_plugin_manager
+    from scorebench.plugins import get_plugin_manager, registry
     from scorebench.sample import init_spec, sampling_seed
 
     config = cell_config(run.load_config(), overrides)
@@ -147,7 +147,7 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
         "format": SPEC_FORMAT,
         "source": source,
         "sampler": {
-            "name": component.name,  # the canonical name: PLUGIN:NAME is the same cell
+            "name": registry("samplers").canonical(config.sample.sampler.name),
             "params": _full_params(factory, s.sampler.params),
             "plugin": component.plugin,
             "plugin_version": versions.get(component.plugin, "?"),

@@ -125,8 +125,22 @@ class Registry:
     def load(self, name: str) -> Callable[..., Any]:
         return self.get(name).load()
 
+    def canonical(self, name: str) -> str:
+        """The one spelling of ``name``'s component: its plain name, or ``plugin:name`` where
+        another plugin's component holds the plain name."""
+        component = self.get(name)
+        if self._entries.get(component.name) is component:
+            return component.name
+        return f"{component.plugin}:{component.name}"
+
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def listing(self) -> list[tuple[str, Component]]:
+        """Every component by the name that reaches it: the plain name, or ``plugin:name``
+        for one whose plain name another plugin's component holds."""
+        shadowed = sorted({f"{c.shadowed}:{c.name}" for c in self.conflicts})
+        return [(c.name, c) for c in self] + [(n, self._qualified[n]) for n in shadowed]
 
     def __iter__(self) -> Iterator[Component]:
         return iter(sorted(self._entries.values(), key=lambda c: c.name))

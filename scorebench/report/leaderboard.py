@@ -7,6 +7,7 @@ form one row: each metric is the mean over seeds with a 95% Student-t interval.
 from __future__ import annotations
 
 import math
+from pathlib import PurePath
 from typing import Any
 
 from scorebench.metrics.protocol import protocol_fingerprint
@@ -426,7 +427,10 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
 
 
 def _source_label(source: dict[str, Any]) -> str:
-    """A score-function source's row name: an oracle's name, or a bridged model's id."""
-    if "model" in source.get("params", {}):
-        return f"{source['name']} {source['params']['model']}"
-    return f"oracle {source['name']}"
+    """A score-function source's row name: an oracle's name, or a bridged model's hub id (a
+    local model by its directory's name; the JSON has the path)."""
+    model = source.get("params", {}).get("model")
+    if model is None:
+        return f"oracle {source['name']}"
+    is_hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
+    return f"{source['name']} {model if is_hub_id else PurePath(model).name}"

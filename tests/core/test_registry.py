@@ -60,6 +60,10 @@ def test_a_name_clash_keeps_the_first_and_answers_qualified_names():
     assert registry.get("mine").plugin == "alpha"
     assert registry.get("beta:mine").plugin == "beta"
     assert registry.get("alpha:mine").plugin == "alpha"
+    # One spelling per component, as cells record it: plain where it holds the name.
+    assert registry.canonical("alpha:mine") == registry.canonical("mine") == "mine"
+    assert registry.canonical("beta:mine") == "beta:mine"
+    assert [name for name, _ in registry.listing()] == ["mine", "beta:mine"]  # `list` shows both
     [conflict] = manager.conflicts()
     assert (conflict.kept, conflict.shadowed) == ("alpha", "beta")
     assert "'beta:mine'" in str(conflict)

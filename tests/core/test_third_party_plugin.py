@@ -137,7 +137,8 @@ def test_a_name_clash_keeps_the_reference_sampler_and_is_shown(site):
     owners = {c["name"]: c["plugin"] for c in json.loads(listed.stdout)["samplers"]}
     assert owners["annealed_langevin"] == "ncsn"
     shown = _scorebench(site, "plugins", "--json")
-    [conflict] = json.loads(shown.stdout)["conflicts"]
+    conflicts = json.loads(shown.stdout)["conflicts"]
+    [conflict] = [c for c in conflicts if c["shadowed"] == "clash"]
     assert (conflict["kept"], conflict["shadowed"]) == ("ncsn", "clash")
     assert "'clash:annealed_langevin'" in conflict["message"]
     table = _scorebench(site, "plugins")

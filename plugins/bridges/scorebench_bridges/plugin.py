@@ -38,3 +38,31 @@ def register_schedules():
             "a diffusers model's own noise levels (VP timesteps mapped to VE sigmas)",
         )
     ]
+
+
+@hookimpl
+def register_samplers():
+    def scheduler(name: str, summary: str) -> Component:
+        return Component(name, f"{PKG}.schedulers:{name}", f"diffusers' {summary}")
+
+    return [
+        scheduler("euler", "EulerDiscreteScheduler on scorebench's grid (probability-flow Euler)"),
+        scheduler("heun", "HeunDiscreteScheduler on scorebench's grid (probability-flow Heun)"),
+        scheduler(
+            "dpmpp_2m", "DPMSolverMultistepScheduler, dpmsolver++ order 2, on scorebench's grid"
+        ),
+        scheduler("edm_euler", "EDMEulerScheduler, its own Karras or exponential grid"),
+        scheduler("sde_ve_pc", "ScoreSdeVeScheduler, predictor-corrector for the VE SDE"),
+    ]
+
+
+@hookimpl
+def register_benches():
+    return [
+        Component(
+            "diffusers-parity",
+            f"{PKG}.benches:diffusers_parity",
+            "scorebench's samplers beside diffusers' schedulers on two tiny random diffusers "
+            "UNets (DDPM and VE): twins agree to float32 round-off",
+        )
+    ]

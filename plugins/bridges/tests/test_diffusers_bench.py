@@ -17,10 +17,14 @@ pytest.importorskip(
 from scorebench_bridges.tiny import save_tiny_pipeline  # noqa: E402
 
 
-def bench(*args, cwd):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "scorebench.cli", "bench", *args]
+def scorebench(*args, cwd, **env):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **env}
+    command = [sys.executable, "-m", "scorebench.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def bench(*args, cwd, **env):
+    return scorebench("bench", *args, cwd=cwd, **env)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def test_bench_of_a_diffusers_ddpm_ranks_zoo_samplers_beside_the_protocols_basel
         ("pf_heun", 3),
         ("pf_heun", 5),
     ]
-    assert all(len(r["cells"]) == 2 and r["model"] == f"diffusers {ddpm}" for r in rows)
+    assert all(len(r["cells"]) == 2 and r["model"] == "diffusers ddpm" for r in rows)
     assert "real data (held-out test split)" in (out / "leaderboard.md").read_text()
     spec = json.loads(next(out.glob("oracles/*/evals/*/spec.json")).read_text())
     assert spec["source"]["prediction_type"] == "epsilon"
@@ -116,3 +120,74 @@ def test_not_a_model_exits_2(tmp_path):
         f"diffusers:{tmp_path}", "--dataset", "digits", "--out", str(tmp_path / "o"), cwd=tmp_path
     )
     assert result.returncode == 2 and "is not a diffusers model" in " ".join(result.stderr.split())
+
+
+#: Rows that draw the same samples: scorebench's sampler and diffusers' scheduler.
+TWINS = [
+    ("pf_euler", "euler"),
+    ("pf_euler", "edm_euler"),
+    ("pf_heun", "heun"),
+    ("dpmpp_2m", "diffusers:dpmpp_2m"),
+    ("pc", "sde_ve_pc"),
+]
+
+
+def test_parity_preset_puts_diffusers_schedulers_beside_their_twins_with_equal_metrics(
+    tmp_path,
+):
+    out = tmp_path / "parity"
+    cache = tmp_path / "cache"
+    result = bench(
+        "--preset",
+        "diffusers-parity",
+        "-n",
+        "32",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        SCOREBENCH_CACHE_DIR=str(cache),
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (cache / "diffusers-parity").iterdir()) == ["epsilon", "ve"]
+    rows = {(r["model"], r["sampler"], r["nfe"]): r["metrics"] for r in _cells(out)}
+    assert {m for m, _, _ in rows} == {"diffusers epsilon", "diffusers ve"}
+    assert len(rows) == 2 * 9 * 2  # 2 models x 9 samplers x 2 budgets
+    for model, sampler, nfe in rows:
+        for ours, theirs in TWINS:
+            if sampler != theirs:
+                continue
+            a, b = rows[model, ours, nfe], rows[model, theirs, nfe]
+            for metric in ("fid", "isc_mean", "kid_mean"):
+                assert b[metric] == pytest.approx(a[metric], rel=1e-3), (model, sampler, metric)
+
+
+def test_sample_eval_and_export_take_a_diffusers_source(ddpm, tmp_path):
+    source = ["diffusers:" + str(ddpm), "--dataset", "digits", "--sampler", "euler", "-n", "8"]
+    drawn = scorebench("sample", *source, "--json", cwd=tmp_path)
+    assert drawn.returncode == 0, drawn.stderr
+    record = json.loads(drawn.stdout)
+    assert record["drawn_now"] and record["path"].startswith("runs/diffusers-")
+    evaluated = scorebench("eval", *source, "--json", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["cell"]["sampling_key"] == record["cell"]
+    png = tmp_path / "png"
+    exported = scorebench("export", *source, "--png", str(png), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert len(list(png.glob("*.png"))) == 8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["diffusers:{ddpm}"], "measured under a dataset's protocol"),
+        (["runs", "--dataset", "digits"], "apply to a diffusers:PATH_OR_HUB_ID source"),
+        (["diffusers:{ddpm}", "--dataset", "digits", "--source-set", "x=1"], "--source-set 'x=1'"),
+        (["diffusers:{ddpm}", "--dataset", "toy-gmm"], "shape [1, 8, 8]"),
+    ],
+)
+def test_sample_with_a_bad_diffusers_source_exits_2(ddpm, tmp_path, args, message):
+    args = [a.format(ddpm=ddpm) for a in args]
+    result = scorebench("sample", *args, "-n", "4", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("runs/*/evals/*"))

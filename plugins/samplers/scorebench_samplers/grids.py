@@ -85,6 +85,17 @@ def check_levels(values: object, what: str = "sigmas") -> list[float]:
     return floats
 
 
+def grid_range(
+    levels: list[float], sigma_max: object = None, sigma_min: object = None
+) -> tuple[float, float]:
+    """A sampler's ``(sigma_max, sigma_min)``, checked: the model's range ``levels[0]`` ..
+    ``levels[-1]`` where a bound is None."""
+    top = levels[0] if sigma_max is None else float(checks.number("sigma_max", sigma_max))
+    bottom = levels[-1] if sigma_min is None else float(checks.number("sigma_min", sigma_min))
+    _check_range(top, bottom)
+    return top, bottom
+
+
 def _schedule_factory(schedule: object):
     from scorebench.plugins import registry
 
@@ -117,9 +128,6 @@ def sampling_grid(
     if steps is not None:
         checks.integer("steps", steps)
     rho = checks.number("rho", rho)
-    for name, value in (("sigma_max", sigma_max), ("sigma_min", sigma_min)):
-        if value is not None:
-            checks.number(name, value)
     factory = None if schedule == LEVELS else _schedule_factory(schedule)
 
     if factory is None:
@@ -135,11 +143,9 @@ def sampling_grid(
             )
         return levels
 
+    top, bottom = grid_range(levels, sigma_max, sigma_min)
     if steps is None:
         steps = len(levels) if default_steps is None else default_steps
-    top = levels[0] if sigma_max is None else float(sigma_max)
-    bottom = levels[-1] if sigma_min is None else float(sigma_min)
-    _check_range(top, bottom)
     if steps == 1:
         return [top]
     kwargs = {"sigma_max": top, "sigma_min": bottom, "num_levels": steps}
