@@ -91,6 +91,21 @@ class SamplerGrid(BaseModel):
         ]
 
 
+def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        canonical_json(value)  # these enter the cell spec and its hash
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"must be plain JSON data with finite numbers ({exc})") from None
+    return value
+
+
+def _no_relabel(config: dict[str, Any], fixed_by: str, *more: str) -> dict[str, Any]:
+    fixed = sorted({"recipe", "dataset", "score_function", *more} & set(config))
+    if fixed:
+        raise ValueError(f"{', '.join(fixed)} cannot be set in config: {fixed_by}")
+    return config
+
+
 class OracleSource(BaseModel):
     """An analytic score function as a score source, with the config its cells run under."""
 
@@ -102,23 +117,17 @@ class OracleSource(BaseModel):
 
     @field_validator("params", "config")
     @classmethod
-    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            canonical_json(value)  # these enter the cell spec and its hash
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"must be plain JSON data with finite numbers ({exc})") from None
-        return value
+    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _plain_json(value)
 
     @field_validator("config")
     @classmethod
     def _no_relabel(cls, config: dict[str, Any]) -> dict[str, Any]:
-        fixed = sorted({"recipe", "dataset", "score_function"} & set(config))
-        if fixed:
-            raise ValueError(
-                f"{', '.join(fixed)} cannot be set here: an oracle's rows are labelled by its "
-                "score function (give it as score_function, its parameters as params)"
-            )
-        return config
+        return _no_relabel(
+            config,
+            "an oracle's rows are labelled by its score function (give it as score_function, "
+            "its parameters as params)",
+        )
 
     def base_config(self) -> dict[str, Any]:
         """The pseudo-run's config: the oracle, its levels and the oracle reference set."""
@@ -149,6 +158,19 @@ class DiffusersSource(BaseModel):
     dtype: str = "float32"
     dataset: str | None = Field(default=None, validate_default=True)
     protocol: str = "ncsn"  # the recipe whose dataset preset sets the protocol
+    config: dict[str, Any] = {}  # merged over the protocol's (data.root, eval.*...)
+
+    @field_validator("config")
+    @classmethod
+    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _plain_json(value)
+
+    @field_validator("config")
+    @classmethod
+    def _no_relabel(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return _no_relabel(
+            config, "the model, its levels and its protocol are the source's own", "schedule"
+        )
 
     @field_validator("dataset")
     @classmethod
@@ -165,6 +187,7 @@ class DiffusersSource(BaseModel):
         return "diffusers"
 
     def base_config(self) -> dict[str, Any]:
+        from scorebench.config import merge
         from scorebench.plugins import registry
 
         try:
@@ -179,7 +202,7 @@ class DiffusersSource(BaseModel):
             "dtype": self.dtype,
         }
         sample = {k: v for k, v in preset.get("sample", {}).items() if k in ("n", "batch_size")}
-        return {
+        base = {
             "recipe": "diffusers",
             "dataset": self.dataset,
             "schedule": {"name": "diffusers", "params": params},
@@ -188,6 +211,7 @@ class DiffusersSource(BaseModel):
             "eval": preset.get("eval", {}),
             "sample": {**sample, "sampler": {"name": "pf_heun", "params": {}}},
         }
+        return merge(base, self.config)
 
 
 def _source_kind(value: Any) -> str:
@@ -339,6 +363,7 @@ def load_spec(
 
 
 DIFFUSERS_PREFIX = "diffusers:"
+FILE_ONLY = ("diffusers", "config")  # source fields --source-set does not take
 
 
 def _source_settings(settings: list[str], dataset: str | None) -> dict[str, Any]:
@@ -346,8 +371,8 @@ def _source_settings(settings: list[str], dataset: str | None) -> dict[str, Any]
     values: dict[str, Any] = {} if dataset is None else {"dataset": dataset}
     for text in settings:
         key, sep, value = text.partition("=")
-        if not sep or key.strip() not in DiffusersSource.model_fields or key.strip() == "diffusers":
-            fields = ", ".join(f for f in DiffusersSource.model_fields if f != "diffusers")
+        if not sep or key.strip() not in DiffusersSource.model_fields or key.strip() in FILE_ONLY:
+            fields = ", ".join(f for f in DiffusersSource.model_fields if f not in FILE_ONLY)
             raise ConfigError(f"--source-set {text!r}: expected KEY=VALUE with KEY one of {fields}")
         values[key.strip()] = value.strip()
     return values
@@ -455,7 +480,7 @@ def run_bench(
         records = measure(cells, device=device, inception_weights=inception_weights, log=log)
         if records is None:
             return None
-        return _report(spec, cells, records, out)
+        return _report(spec, cells, records, out, inception_weights)
 
 
 def check_output(out: Path) -> None:
@@ -484,7 +509,7 @@ def claim_output(out: Path) -> Any:
     return RunDir(out)
 
 
-def _report(spec: BenchSpec, cells: list[Any], records: list[dict[str, Any]], out: Path):
+def _report(spec: BenchSpec, cells: list[Any], records: list[dict], out: Path, weights: Weights):
     """The bench's leaderboard, beside the baselines of its recipes and oracles."""
     from scorebench.plugins import registry
     from scorebench.workflow import report_stage
@@ -493,7 +518,9 @@ def _report(spec: BenchSpec, cells: list[Any], records: list[dict[str, Any]], ou
     tables: dict[str, dict[str, Any]] = {}
     for cell, record in zip(cells, records, strict=True):
         if cell.config.score_function is not None:
-            tables.setdefault(record["fingerprint"], oracle_baselines(cell, record["fingerprint"]))
+            fingerprint = record["fingerprint"]
+            if fingerprint not in tables:
+                tables[fingerprint] = oracle_baselines(cell, fingerprint, weights)
             continue
         recipe = registry("recipes").load(cell.config.recipe)()
         wanted = recipe.baselines.get(cell.config.dataset, [])
@@ -504,7 +531,7 @@ def _report(spec: BenchSpec, cells: list[Any], records: list[dict[str, Any]], ou
     return report_stage(runs, out, baselines=baselines, records=records, tables=[*tables.values()])
 
 
-def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
+def oracle_baselines(cell: Any, fingerprint: str, inception_weights: Weights = None) -> dict:
     """Reference rows of a score-function source's protocol (an oracle's exact samples of
     another stream, or a dataset's held-out split; a fitted Gaussian; noise), measured once
     per protocol and kept beside the source's cells."""
@@ -515,7 +542,7 @@ def oracle_baselines(cell: Any, fingerprint: str) -> dict[str, Any]:
     if isinstance(table, dict) and isinstance(table.get("rows"), list):
         return table
     source = {"command": "scorebench bench (score-function source)", "oracle": cell.spec["source"]}
-    table = measured_baselines(cell.config, source=source)
+    table = measured_baselines(cell.config, source=source, inception_weights=inception_weights)
     for row in table["rows"] if cell.config.data.name == "oracle" else []:
         row["model"] = row["model"].replace("real data (held-out test split)", "exact samples")
     atomic_write_json(path, table)

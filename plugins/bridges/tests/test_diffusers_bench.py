@@ -191,3 +191,40 @@ def test_sample_with_a_bad_diffusers_source_exits_2(ddpm, tmp_path, args, messag
     assert result.returncode == 2, result.stderr
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
     assert not list(tmp_path.glob("runs/*/evals/*"))
+
+
+def test_a_32x32_ddpm_on_the_cifar10_protocol_with_trusted_weights(tmp_path):
+    """The Inception protocol end to end, offline: generated CIFAR-10 files in the official
+    format (not the official files: verify off in the source's config) and a random
+    Inception file passed with --trust-weights, which reaches the protocol's measured
+    baseline rows too (they share the cells' fingerprint)."""
+    import yaml
+    from fake_datasets import write_cifar10
+    from fake_inception import write_random_inception_weights
+
+    write_cifar10(tmp_path / "data", n_per_batch=8)
+    weights = write_random_inception_weights(tmp_path / "inception.pth")
+    model = save_tiny_pipeline(tmp_path / "ddpm32", "epsilon", size=32, channels=3)
+    source = {"diffusers": str(model), "dataset": "cifar10"}
+    source["config"] = {"data": {"params": {"verify": False}}}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"sources": [source]}))
+    out = tmp_path / "board"
+    args = ["--spec", str(spec), "--sampler", "diffusers:dpmpp_2m:steps=3", "-n", "8"]
+    result = bench(
+        *args,
+        "--inception-weights",
+        str(weights),
+        "--trust-weights",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        SCOREBENCH_DATA_DIR=str(tmp_path / "data"),
+    )
+    assert result.returncode == 0, result.stderr
+    board = json.loads((out / "leaderboard.json").read_text())
+    [group] = board["groups"]
+    rows = group["rows"]
+    assert {r["sampler"] for r in rows if r.get("cells")} == {"diffusers:dpmpp_2m"}
+    assert "real data (held-out test split)" in {r["model"] for r in rows}
+    assert "weights_sha256" in json.dumps(group)
