@@ -40,9 +40,11 @@ def _cells(out):
     return [r for g in board["groups"] for r in g["rows"] if r.get("cells")]
 
 
-def test_bench_of_a_diffusers_ddpm_ranks_zoo_samplers_beside_the_protocols_baselines(
-    ddpm, tmp_path
+@pytest.mark.parametrize("kind", ["epsilon", "v_prediction", "ve"])
+def test_bench_of_a_diffusers_model_ranks_zoo_samplers_beside_the_protocols_baselines(
+    kind, tmp_path
 ):
+    ddpm = save_tiny_pipeline(tmp_path / "ddpm", kind)
     out = tmp_path / "board"
     args = ["--source", f"diffusers:{ddpm}", "--dataset", "digits", "-n", "24", *MATRIX]
     result = bench(*args, "--out", str(out), cwd=tmp_path)
@@ -57,7 +59,7 @@ def test_bench_of_a_diffusers_ddpm_ranks_zoo_samplers_beside_the_protocols_basel
     assert all(len(r["cells"]) == 2 and r["model"] == "diffusers ddpm" for r in rows)
     assert "real data (held-out test split)" in (out / "leaderboard.md").read_text()
     spec = json.loads(next(out.glob("oracles/*/evals/*/spec.json")).read_text())
-    assert spec["source"]["prediction_type"] == "epsilon"
+    assert spec["source"]["prediction_type"] == {"ve": "score"}.get(kind, kind)
     assert spec["source"]["library"].startswith("diffusers ")
 
     again = bench(*args, "--out", str(out), cwd=tmp_path)  # every cell is cached
