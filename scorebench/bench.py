@@ -49,11 +49,12 @@ from pydantic import (
     field_validator,
 )
 
-from scorebench import safe_yaml
+from scorebench import executors, safe_yaml
 from scorebench.checks import MIN_SAMPLES
 from scorebench.config import MAXIMA, check_device
 from scorebench.done import read_derived
 from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.executors import ExecutorSpec
 from scorebench.files import atomic_write_json
 from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
@@ -241,6 +242,7 @@ class BenchSpec(BaseModel):
     seeds: StrictInt | list[StrictInt] = 1  # strict: true is not a seed
     n: StrictInt | None = Field(default=None, ge=MIN_SAMPLES)
     set: list[str] = []
+    executor: ExecutorSpec = ExecutorSpec()  # where cells run; never part of a cell
 
     @field_validator("seeds")
     @classmethod
@@ -327,6 +329,8 @@ def load_spec(
     overrides: list[str] = (),
     source_settings: list[str] = (),
     dataset: str | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
 ) -> BenchSpec:
     """The bench spec from an optional file, then the flags (sources and samplers add to
     the file's; seeds and n replace them). A source ``diffusers:PATH_OR_HUB_ID`` is a
@@ -356,6 +360,12 @@ def load_spec(
         data["seeds"] = parse_seeds(seeds)
     if n is not None:
         data["n"] = n
+    chosen = {"name": executor, "workers": workers}
+    if any(v is not None for v in chosen.values()):
+        given = data.get("executor", {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: executor must be a mapping, e.g. {{name: local}}")
+        data["executor"] = {**given, **{k: v for k, v in chosen.items() if v is not None}}
     spec = _validated(data, where)
     if not spec.sources:
         raise ConfigError(f"{where}: no score source; give run directories")
@@ -461,26 +471,78 @@ def run_bench(
     device: str = "auto",
     inception_weights: Weights = None,
     log=print,
+    command: str | None = None,
 ) -> dict[str, Any] | None:
-    """Measure every cell (cached ones are skipped) and write the leaderboard to
-    ``out_dir``. Returns the board (None on non-zero torchrun ranks)."""
+    """Measure every cell (cached ones are skipped) on the spec's executor and write the
+    leaderboard to ``out_dir``. Returns the board (None on non-zero torchrun ranks), or
+    ``{"submitted": ...}`` when the cells went to Slurm."""
     from contextlib import ExitStack
 
     from scorebench.workflow import measure
 
     out = Path(out_dir)
     check_device(device, "--device")
+    executors.check_executor(spec.executor, device)
     check_output(out)  # before an oracle's config is written there
+    if spec.executor.name != "inline":
+        executors.check_writable(out)
     cells = plan_cells(spec, out)
     log(f"bench: {len(cells)} cells ({len(spec.sources)} sources)")
     with ExitStack() as stack:
         stack.enter_context(locked(claim_output(out), "bench"))
         for run in {str(c.run.path): c.run for c in cells}.values():
             stack.enter_context(locked(run, "bench"))
+        if spec.executor.name != "inline":
+            submitted = _dispatch(spec, cells, out, device, inception_weights, log, command)
+            if submitted is not None:
+                return submitted
         records = measure(cells, device=device, inception_weights=inception_weights, log=log)
         if records is None:
             return None
         return _report(spec, cells, records, out, inception_weights)
+
+
+def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, log, command):
+    """Hand the missing cells to the spec's executor, their protocols' reference
+    statistics computed here first (once, before any worker). Local workers are waited
+    for; a Slurm submission returns what was submitted."""
+    from scorebench.evals import cached_result, plan, plan_key
+
+    plans: dict[str, Any] = {}
+    todo = []
+    for cell in cells:
+        if plan_key(cell) not in plans:
+            plans[plan_key(cell)] = plan(cell, device="cpu", inception_weights=weights)
+        if cached_result(cell, plans[plan_key(cell)].fingerprint) is None:
+            todo.append(cell)
+    if not todo:
+        return None
+    bench = _portable(spec)
+    summary = {"spec": bench, "cells": [c.key for c in cells], "command": command}
+    atomic_write_json(out / BENCH_FILE, summary)
+    keys = [c.key for c in todo]
+    name = spec.executor.name
+    log(f"bench: {len(todo)} missing cells to the {name} executor")
+    if name == "slurm":
+        jobs = executors.submit_slurm(
+            spec.executor, bench, out, {c.key: c.path for c in todo}, device, weights
+        )
+        return {"submitted": len(jobs), "job_id": jobs[0].job_id.split("_")[0]}
+    failures = executors.submit_local(spec.executor, bench, out, keys, device, weights)
+    if failures:
+        raise ScorebenchError(
+            f"{len(failures)} worker(s) failed: {'; '.join(failures)}. See `scorebench bench "
+            f"--status {out}`; the same command again computes only the missing cells."
+        )
+    return None
+
+
+def _portable(spec: BenchSpec) -> dict[str, Any]:
+    """The spec as workers in another directory (a Slurm node) read it: run directories
+    as absolute paths."""
+    data = spec.model_dump()
+    data["sources"] = [str(Path(s).resolve()) if isinstance(s, str) else s for s in data["sources"]]
+    return data
 
 
 def check_output(out: Path) -> None:

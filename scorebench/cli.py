@@ -7,6 +7,7 @@ Heavy modules (torch, torchvision, the plugins' models) are imported inside comm
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 
@@ -614,6 +615,24 @@ def bench(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     inception_weights: str | None = INCEPTION_WEIGHTS,
     trust_weights: bool = TRUST_WEIGHTS,
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        metavar="NAME",
+        help="Where cells run: inline, local (worker processes) or slurm (an array job); "
+        "the spec's executor: block sets its options.",
+        show_default="inline",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        metavar="N",
+        help="Worker processes of --executor local.",
+        show_default="2",
+    ),
+    status: str | None = typer.Option(
+        None, "--status", metavar="OUT", help="Show the state of each cell of the bench in OUT."
+    ),
 ) -> None:
     """Benchmark samplers x parameter grids x seeds on trained runs, on one protocol.
 
@@ -623,6 +642,9 @@ def bench(
     report.html and quality-vs-NFE plots to --out."""
     from scorebench.bench import load_spec, run_bench
 
+    if status is not None:
+        _bench_status(status, InceptionWeights(inception_weights, trust_weights))
+        return
     spec = load_spec(
         spec_file,
         preset=preset,
@@ -633,21 +655,74 @@ def bench(
         seeds=seeds,
         n=n,
         overrides=overrides,
+        executor=executor,
+        workers=workers,
     )
     out_dir = out_dir or (f"bench/{preset}" if preset else "bench")
     board = run_bench(
         spec,
         out_dir,
+        command=shlex.join(["scorebench", *sys.argv[1:]]),
         device=device,
         inception_weights=InceptionWeights(inception_weights, trust_weights),
         log=err.print,
     )
     if board is None:  # a non-zero torchrun rank
         return
+    if "submitted" in board:
+        out.print(
+            f"submitted Slurm array job {board['job_id']} ({board['submitted']} cells). "
+            f"Watch it with `scorebench bench --status {out_dir}`; when it is done, the same "
+            "command again assembles the leaderboard (and resubmits only what failed).",
+            soft_wrap=True,
+        )
+        return
     _print_board(board)
     out.print(
         f"bench report: {out_dir}/report.html, leaderboard.md, leaderboard.json", soft_wrap=True
     )
+
+
+def _bench_status(out_dir: str, weights) -> None:
+    """The table of ``bench --status OUT``; a failed cell's error tail and the command that
+    computes what is missing."""
+    from pathlib import Path
+
+    from scorebench.bench import BENCH_FILE, BenchSpec, plan_cells
+    from scorebench.done import read_derived
+    from scorebench.executors import cell_states
+    from scorebench.report.leaderboard import fmt
+
+    summary = read_derived(Path(out_dir) / BENCH_FILE)
+    if not isinstance(summary, dict) or not isinstance(summary.get("spec"), dict):
+        raise ScorebenchError(
+            f"--status {out_dir}: no bench has been started there ({BENCH_FILE} is missing "
+            "or from a bench that has not finished planning)."
+        )
+    spec = BenchSpec.model_validate(summary["spec"])
+    rows = cell_states(plan_cells(spec, out_dir), weights)
+    varied = sorted({key for grid in spec.samplers for key in grid.grid})
+    table = Table(title=f"bench {out_dir}: {len(rows)} cells", title_justify="left")
+    for head in ("cell", "sampler", "seed", "state", "job", "host", "elapsed", "log"):
+        table.add_column(head, overflow="fold")
+    for r in rows:
+        s = r["cell"].spec
+        params = ", ".join(f"{k}={fmt(s['sampler']['params'].get(k))}" for k in varied)
+        sampler = s["sampler"]["name"] + (f" ({params})" if params else "")
+        elapsed = "-" if r["elapsed_s"] is None else f"{fmt(r['elapsed_s'])} s"
+        table.add_row(
+            r["cell"].key[:8], sampler, str(s["seed"]), r["state"],
+            str(r.get("job_id") or "-"), r.get("host") or "-", elapsed, r.get("log") or "-",
+        )  # fmt: skip
+    _table_console().print(table)
+    counts = {state: sum(r["state"] == state for r in rows) for state in ("done", "running")}
+    for r in rows:
+        if r["state"] == "failed":
+            out.print(f"failed {r['cell'].key[:8]} ({r['cell'].path}):", style="red")
+            out.print("\n".join(r.get("error", "").splitlines()[-4:]), soft_wrap=True)
+    if counts["done"] < len(rows) and not counts["running"]:
+        again = summary.get("command") or f"scorebench bench (the command that made {out_dir})"
+        out.print(f"to compute what is missing: {again}", soft_wrap=True)
 
 
 baselines_app = typer.Typer(help="Baselines measured by scorebench itself.", no_args_is_help=True)
