@@ -31,11 +31,12 @@ under the bench's output, and its reference set is exact samples of the same n (
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import (
@@ -100,35 +101,41 @@ def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _no_relabel(config: dict[str, Any], fixed_by: str, *more: str) -> dict[str, Any]:
-    fixed = sorted({"recipe", "dataset", "score_function", *more} & set(config))
-    if fixed:
-        raise ValueError(f"{', '.join(fixed)} cannot be set in config: {fixed_by}")
-    return config
-
-
-class OracleSource(BaseModel):
-    """An analytic score function as a score source, with the config its cells run under."""
+class _ConfiguredSource(BaseModel):
+    """A source that is not a trained run, with a ``config`` merged over its own; the keys
+    in ``FIXED`` label its rows and cannot be changed there (``FIXED_BY`` says why)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    score_function: str = Field(min_length=1)
-    params: dict[str, Any] = {}
-    config: dict[str, Any] = {}
+    FIXED: ClassVar[tuple[str, ...]] = ("recipe", "dataset", "score_function")
+    FIXED_BY: ClassVar[str] = ""
 
-    @field_validator("params", "config")
-    @classmethod
-    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _plain_json(value)
+    config: dict[str, Any] = {}
 
     @field_validator("config")
     @classmethod
-    def _no_relabel(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return _no_relabel(
-            config,
-            "an oracle's rows are labelled by its score function (give it as score_function, "
-            "its parameters as params)",
-        )
+    def _fixed_keys(cls, config: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted(set(cls.FIXED) & set(_plain_json(config)))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot be set in config: {cls.FIXED_BY}")
+        return config
+
+
+class OracleSource(_ConfiguredSource):
+    """An analytic score function as a score source, with the config its cells run under."""
+
+    FIXED_BY: ClassVar[str] = (
+        "an oracle's rows are labelled by its score function (give it as score_function, "
+        "its parameters as params)"
+    )
+
+    score_function: str = Field(min_length=1)
+    params: dict[str, Any] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _plain_json(value)
 
     def base_config(self) -> dict[str, Any]:
         """The pseudo-run's config: the oracle, its levels and the oracle reference set."""
@@ -147,11 +154,13 @@ class OracleSource(BaseModel):
         return merge(base, self.config)
 
 
-class DiffusersSource(BaseModel):
+class DiffusersSource(_ConfiguredSource):
     """A diffusers checkpoint (plugin ``scorebench-bridges``) measured under the protocol
-    of ``dataset``: the data, metrics and sample counts of ``protocol``'s preset for it."""
+    of ``dataset``: the data, metrics and sample counts of ``protocol``'s preset for it;
+    ``config`` is merged over the protocol's (data.root, eval.*...)."""
 
-    model_config = ConfigDict(extra="forbid")
+    FIXED: ClassVar[tuple[str, ...]] = (*_ConfiguredSource.FIXED, "schedule")
+    FIXED_BY: ClassVar[str] = "the model, its levels and its protocol are the source's own"
 
     diffusers: str = Field(min_length=1)  # a pipeline directory or a hub id
     subfolder: str = "unet"
@@ -159,19 +168,6 @@ class DiffusersSource(BaseModel):
     dtype: str = "float32"
     dataset: str | None = Field(default=None, validate_default=True)
     protocol: str = "ncsn"  # the recipe whose dataset preset sets the protocol
-    config: dict[str, Any] = {}  # merged over the protocol's (data.root, eval.*...)
-
-    @field_validator("config")
-    @classmethod
-    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _plain_json(value)
-
-    @field_validator("config")
-    @classmethod
-    def _no_relabel(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return _no_relabel(
-            config, "the model, its levels and its protocol are the source's own", "schedule"
-        )
 
     @field_validator("dataset")
     @classmethod
@@ -520,21 +516,27 @@ def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, 
     bench = _portable(spec)
     summary = {"spec": bench, "cells": [c.key for c in cells], "command": command}
     atomic_write_json(out / BENCH_FILE, summary)
+    cells_of = functools.partial(_planned, bench, str(out.resolve()))
     keys = [c.key for c in todo]
     name = spec.executor.name
     log(f"bench: {len(todo)} missing cells to the {name} executor")
     if name == "slurm":
         jobs = executors.submit_slurm(
-            spec.executor, bench, out, {c.key: c.path for c in todo}, device, weights
+            spec.executor, cells_of, out, {c.key: c.path for c in todo}, device, weights
         )
         return {"submitted": len(jobs), "job_id": jobs[0].job_id.split("_")[0]}
-    failures = executors.submit_local(spec.executor, bench, out, keys, device, weights)
+    failures = executors.submit_local(spec.executor, cells_of, out, keys, device, weights)
     if failures:
         raise ScorebenchError(
             f"{len(failures)} worker(s) failed: {'; '.join(failures)}. See `scorebench bench "
             f"--status {out}`; the same command again computes only the missing cells."
         )
     return None
+
+
+def _planned(spec: dict[str, Any], out_dir: str) -> list[Any]:
+    """The cells of a bench spec as a worker rebuilds them (what it is handed to call)."""
+    return plan_cells(BenchSpec.model_validate(spec), out_dir)
 
 
 def _portable(spec: BenchSpec) -> dict[str, Any]:

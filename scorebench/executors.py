@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,20 +151,17 @@ def _status(path: Path, state: str, **fields: Any) -> None:
     atomic_write_json(path / STATUS_FILE, {"state": state, **fields})
 
 
-def work(
-    spec: dict[str, Any], out_dir: str, keys: list[str], device: str, weights, threads: int
-) -> int:
-    """A worker: compute the cells of ``keys`` (of the bench ``spec`` under ``out_dir``)
-    that nobody else holds or has done. Returns how many it computed."""
+def work(cells_of: Callable[[], list], keys: list[str], device: str, weights, threads: int) -> int:
+    """A worker: compute the cells of ``keys`` among the bench's (``cells_of()``) that
+    nobody else holds or has done. Returns how many it computed."""
     import torch
 
     from scorebench import distributed
-    from scorebench.bench import BenchSpec, plan_cells
     from scorebench.evals import cached_result, evaluate_cell, plan
     from scorebench.workflow import sample_cells
 
     torch.set_num_threads(threads)
-    cells = {c.key: c for c in plan_cells(BenchSpec.model_validate(spec), out_dir)}
+    cells = {c.key: c for c in cells_of()}
     job = {**_job(), "host": socket.gethostname(), "pid": os.getpid()}
     computed = 0
     with distributed.session(device) as (dist, dev):
@@ -205,7 +202,7 @@ class Worker:
 
 
 def submit_local(
-    spec: ExecutorSpec, bench: dict, out: Path, keys: list[str], device: str, weights
+    spec: ExecutorSpec, cells_of: Callable, out: Path, keys: list[str], device: str, weights
 ) -> list[str]:
     """``workers`` processes on this machine, the cells dealt round-robin and the CPU
     threads split between them; waits for all of them and returns the failures."""
@@ -218,8 +215,7 @@ def submit_local(
     shares = [keys[i::workers] for i in range(workers)]
     with executor.batch():
         jobs = [
-            executor.submit(Worker(), bench, str(out), share, device, weights, threads)
-            for share in shares
+            executor.submit(Worker(), cells_of, share, device, weights, threads) for share in shares
         ]
     failures = []
     for job in jobs:
@@ -231,7 +227,7 @@ def submit_local(
 
 
 def submit_slurm(
-    spec: ExecutorSpec, bench: dict, out: Path, dirs: dict[str, Path], device: str, weights
+    spec: ExecutorSpec, cells_of: Callable, out: Path, dirs: dict[str, Path], device: str, weights
 ):
     """One array job, one task per missing cell (``dirs``: key -> cell directory); returns
     the submitted jobs."""
@@ -248,7 +244,7 @@ def submit_slurm(
         job_name="scorebench-bench",
         additional_parameters=dict(spec.slurm_additional),
     )
-    args = [(bench, str(out), [k], device, weights, spec.cpus_per_cell) for k in keys]
+    args = [(cells_of, [k], device, weights, spec.cpus_per_cell) for k in keys]
     jobs = executor.map_array(Worker(), *zip(*args, strict=True))
     for job, key in zip(jobs, keys, strict=True):
         _status(dirs[key], "pending", job_id=job.job_id, log=str(job.paths.stdout))

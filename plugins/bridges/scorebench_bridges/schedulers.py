@@ -53,6 +53,18 @@ def _sigma_grid(grid: list[float]) -> torch.Tensor:
     return torch.tensor([*grid, 0.0], dtype=torch.float32)
 
 
+def _walk(scheduler, score, x: torch.Tensor, callback, where) -> torch.Tensor:
+    """A discrete scheduler's loop on the VE state x from its first step: call i is asked at
+    ``scheduler.sigmas[i]`` and reported as ``(level, step) = where(i)``."""
+    scheduler.set_begin_index(0)
+    for i, t in enumerate(scheduler.timesteps):
+        _quiet(scheduler, x, t)
+        level, step = where(i)
+        out = _epsilon(score, x, float(scheduler.sigmas[i]), callback, level, step)
+        x = scheduler.step(out, t, x).prev_sample
+    return x
+
+
 def _quiet(scheduler, x: torch.Tensor, t) -> None:
     """``scale_model_input`` initialises the step index and silences diffusers' warning that it
     was not called; its output (the model's input scaling) is not what the score takes."""
@@ -78,13 +90,7 @@ def euler(
     """
     scheduler = _diffusers().EulerDiscreteScheduler(prediction_type="epsilon")
     scheduler.set_timesteps(sigmas=_sigma_grid(grid).tolist())
-    scheduler.set_begin_index(0)
-    x = x * grid[0]
-    for i, t in enumerate(scheduler.timesteps):
-        _quiet(scheduler, x, t)
-        out = _epsilon(score, x, float(scheduler.sigmas[i]), callback, i)
-        x = scheduler.step(out, t, x).prev_sample
-    return x
+    return _walk(scheduler, score, x * grid[0], callback, lambda i: (i, 0))
 
 
 @starts_from_prior
@@ -108,13 +114,7 @@ def heun(
     scheduler.set_timesteps(len(grid))
     sigmas = _sigma_grid(grid)
     scheduler.sigmas = torch.cat([sigmas[:1], sigmas[1:-1].repeat_interleave(2), sigmas[-1:]])
-    scheduler.set_begin_index(0)
-    x = x * grid[0]
-    for i, t in enumerate(scheduler.timesteps):
-        _quiet(scheduler, x, t)
-        out = _epsilon(score, x, float(scheduler.sigmas[i]), callback, i // 2, i % 2)
-        x = scheduler.step(out, t, x).prev_sample
-    return x
+    return _walk(scheduler, score, x * grid[0], callback, lambda i: divmod(i, 2))
 
 
 @starts_from_prior
