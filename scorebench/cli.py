@@ -631,7 +631,11 @@ def bench(
         show_default="2",
     ),
     status: str | None = typer.Option(
-        None, "--status", metavar="OUT", help="Show the state of each cell of the bench in OUT."
+        None,
+        "--status",
+        metavar="OUT",
+        help="Show the state of each cell of the bench in OUT, and compute nothing.",
+        show_default="off: run the bench",
     ),
 ) -> None:
     """Benchmark samplers x parameter grids x seeds on trained runs, on one protocol.
