@@ -54,7 +54,7 @@ from scorebench import executors, safe_yaml
 from scorebench.checks import MIN_SAMPLES
 from scorebench.config import MAXIMA, check_device
 from scorebench.done import read_derived
-from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.errors import ConfigError, ScorebenchError, problems
 from scorebench.executors import ExecutorSpec
 from scorebench.files import atomic_write_json
 from scorebench.metrics.extractors import Weights
@@ -264,15 +264,7 @@ def _validated(data: Any, where: str) -> BenchSpec:
     try:
         return BenchSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {_problems(exc)}") from exc
-
-
-def _problems(exc: ValidationError) -> str:
-    """pydantic's errors as ``field: message`` (without its "Value error, " prefix)."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
-    )
+        raise ConfigError(f"{where}: {problems(exc)}") from exc
 
 
 def parse_sampler(text: str) -> dict[str, Any]:
@@ -438,7 +430,7 @@ def model_source(text: str, settings: list[str], dataset: str | None) -> Diffuse
     try:
         return DiffusersSource.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"source {text!r}: {_problems(exc)}") from exc
+        raise ConfigError(f"source {text!r}: {problems(exc)}") from exc
 
 
 def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:

@@ -189,6 +189,51 @@ def _run_dir(run_dir, recipe, dataset):
     return RunDir(Path(run_dir) if run_dir else Path(DEFAULT_RUNS) / f"{recipe}-{dataset}")
 
 
+PANEL_CLUSTER = "On a cluster (submitit)"
+TRAIN_EXECUTOR = typer.Option(
+    None,
+    "--executor",
+    metavar="NAME",
+    help="Where training runs: here, local (processes on this machine) or slurm (a job).",
+    show_default="inline: here",
+    rich_help_panel=PANEL_CLUSTER,
+)
+NODES = typer.Option(
+    None,
+    "--nodes",
+    metavar="N",
+    help="Nodes of the job.",
+    show_default="1",
+    rich_help_panel=PANEL_CLUSTER,
+)
+GPUS_PER_NODE = typer.Option(
+    None, "--gpus-per-node", metavar="N", help="GPUs per node.", show_default="0",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+TASKS_PER_NODE = typer.Option(
+    None, "--tasks-per-node", metavar="N", help="DDP ranks per node.", show_default="one per GPU, or 1",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+CPUS_PER_TASK = typer.Option(
+    None, "--cpus-per-task", metavar="N", help="Slurm CPUs per rank.", show_default="8",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+PARTITION = typer.Option(
+    None, "--partition", metavar="NAME", help="Slurm partition.", show_default="none: required for slurm",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+TIMEOUT_MIN = typer.Option(
+    None, "--timeout-min", metavar="N", help="Time limit of one attempt, in minutes.", show_default="1440",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+MAX_REQUEUES = typer.Option(
+    None, "--max-requeues", metavar="N", help="Requeues after preemption or time-out.", show_default="3",
+    rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
+SLURM_SET = typer.Option(
+    [], "--slurm-set", metavar="KEY=V", help="Another sbatch option, e.g. account=lab.",
+    show_default="none", rich_help_panel=PANEL_CLUSTER,
+)  # fmt: skip
 RECIPE = typer.Argument(..., help="Recipe name (see `scorebench list recipes`), e.g. ncsn.")
 DATASET = typer.Option(..., "--dataset", "-d", help="Dataset preset of the recipe, e.g. digits.")
 CONFIG = typer.Option(
@@ -247,17 +292,42 @@ def train(
     device: str | None = DEVICE,
     data_dir: str | None = DATA_DIR,
     force: bool = FORCE,
+    executor: str | None = TRAIN_EXECUTOR,
+    nodes: int | None = NODES,
+    gpus_per_node: int | None = GPUS_PER_NODE,
+    tasks_per_node: int | None = TASKS_PER_NODE,
+    cpus_per_task: int | None = CPUS_PER_TASK,
+    partition: str | None = PARTITION,
+    timeout_min: int | None = TIMEOUT_MIN,
+    max_requeues: int | None = MAX_REQUEUES,
+    slurm_settings: list[str] = SLURM_SET,
 ) -> None:
     """Train a recipe's network; continues from the newest valid checkpoint in the run dir.
 
-    Under `torchrun --nproc_per_node N` the same command trains with DDP."""
+    Under `torchrun --nproc_per_node N` the same command trains with DDP; --executor slurm
+    submits it as a Slurm job (--nodes x --gpus-per-node ranks), requeued when preempted."""
     from scorebench.components import check_before_training
     from scorebench.runs import locked
     from scorebench.train import train as train_run
+    from scorebench.train_jobs import train_executor
 
+    spec = train_executor(
+        name=executor,
+        nodes=nodes,
+        gpus_per_node=gpus_per_node,
+        tasks_per_node=tasks_per_node,
+        cpus_per_task=cpus_per_task,
+        partition=partition,
+        timeout_min=timeout_min,
+        max_requeues=max_requeues,
+        slurm_additional=_key_values(slurm_settings, "--slurm-set"),
+    )
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
     run = _run_dir(run_dir, recipe, dataset)
     check_before_training(config)  # before the lock creates the run directory
+    if spec.name != "inline":
+        _train_job(spec, config, run, force)
+        return
     start = time.perf_counter()
     with locked(run, "train", start_over=force, log=err.print):
         result = train_run(config, run, argv=sys.argv)
@@ -266,6 +336,37 @@ def train(
         + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
     )
     err.print(f"next: scorebench sample {run.path}, or `scorebench run` with the same options")
+
+
+def _train_job(spec, config, run, force: bool) -> None:
+    """``train --executor local|slurm``: submit; wait for a local job."""
+    from scorebench.train_jobs import launch, wait
+
+    job = launch(spec, config, run, sys.argv, force=force, log=err.print)
+    ranks = f"{spec.world_size} rank(s) on {spec.nodes} node(s)"
+    if spec.name == "slurm":
+        out.print(
+            f"submitted Slurm job {job.job_id} ({ranks}) training {run.path}; log: "
+            f"{job.paths.stderr}. Preempted or timed out, it is requeued (up to "
+            f"{spec.max_requeues} times) and continues from the newest checkpoint; after it "
+            "ends, the same command continues the run.",
+            soft_wrap=True,
+        )
+        return
+    err.print(f"training {run.path} as local job {job.job_id} ({ranks}); log: {job.paths.stderr}")
+    result = wait(job)
+    err.print(f"trained to step {result['step']} in {run.path}")
+
+
+def _key_values(items: list[str], flag: str) -> dict[str, str | int]:
+    """``KEY=VALUE`` flags as a dict (integers as integers)."""
+    found: dict[str, str | int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ScorebenchError(f"{flag} {item!r}: expected KEY=VALUE, e.g. account=lab")
+        found[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return found
 
 
 SAMPLER = typer.Option(

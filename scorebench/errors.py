@@ -22,3 +22,12 @@ class DataUnavailableError(ScorebenchError):
 
 class DiskFullError(ScorebenchError):
     """No space left where scorebench writes; what was there before is intact."""
+
+
+def problems(exc) -> str:
+    """A pydantic ``ValidationError`` as ``field: message; ...`` (without its "Value error, "
+    prefix)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )

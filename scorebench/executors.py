@@ -57,8 +57,13 @@ def check_executor(spec: ExecutorSpec, device: str) -> None:
             f"executor: gpus_per_cell={spec.gpus_per_cell} with --device cpu: the cells would "
             "hold GPUs they never use; set gpus_per_cell: 0 or --device cuda."
         )
-    if spec.name != "slurm":
-        return
+    if spec.name == "slurm":
+        check_slurm(spec.partition, "executor: {partition: NAME}")
+
+
+def check_slurm(partition: str | None, how: str) -> None:
+    """Slurm's tools are here and ``partition`` is one of the cluster's (``how`` says how
+    to name one)."""
     missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
     if missing:
         raise ConfigError(
@@ -66,13 +71,12 @@ def check_executor(spec: ExecutorSpec, device: str) -> None:
             f"{' and '.join(missing)}; run on a login node of the cluster, or use --executor "
             "local here."
         )
-    if not spec.partition:
-        raise ConfigError("executor: slurm needs a partition (executor: {partition: NAME}).")
+    if not partition:
+        raise ConfigError(f"--executor slurm needs a partition ({how}).")
     known = _partitions()
-    if known and spec.partition not in known:
+    if known and partition not in known:
         raise ConfigError(
-            f"executor: unknown Slurm partition {spec.partition!r}; this cluster has "
-            f"{', '.join(sorted(known))}."
+            f"unknown Slurm partition {partition!r}; this cluster has {', '.join(sorted(known))}."
         )
 
 

@@ -15,6 +15,8 @@ A run directory holds::
         samples.png        a grid (images) or scatter (points) of the first samples
         results/<fp>.json  one evaluation record per metric protocol fingerprint
     report/            leaderboard.md, leaderboard.json, report.html (scorebench run)
+    jobs/<id>/         submitit's files of a ``train --executor local|slurm`` job: its
+                       pickles and its logs
     events.out.tfevents.*  TensorBoard events (train.tensorboard=true; evaluations add an
                        hparams session in their evals/<key>/)
     .lock              held (flock) by the process writing to the run; names its PID
@@ -55,6 +57,7 @@ class RunDir:
     evals = property(lambda self: self.path / "evals")
     selection = property(lambda self: self.path / "selection.json")
     report = property(lambda self: self.path / "report")
+    jobs = property(lambda self: self.path / "jobs")
     history = property(lambda self: self.path.parent / HISTORY_FILE)
 
     def checkpoint_path(self, step: int) -> Path:
