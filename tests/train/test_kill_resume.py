@@ -64,6 +64,26 @@ def kill_mid_checkpoint(process, run_dir, deadline):
     return False
 
 
+def kill_while_training(process, run_dir, pause: float, deadline) -> bool:
+    """SIGKILL ``pause`` seconds after the process logged a step past the newest checkpoint
+    it started from (a kill that lands in training, however fast the machine); True if it
+    did."""
+    metrics, checkpoints = run_dir / "metrics.jsonl", run_dir / "checkpoints"
+    start = max((int(p.stem[5:]) for p in checkpoints.glob("step-*.pt")), default=0)
+    while process.poll() is None and time.monotonic() < deadline:
+        lines = metrics.read_text().splitlines() if metrics.is_file() else []
+        steps = [json.loads(line).get("step", 0) for line in lines if line.endswith("}")]
+        if any(step > start for step in steps):
+            time.sleep(pause)
+            if process.poll() is not None:
+                return False
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def same(a, b) -> bool:
     """Bit-identical nested states (tensors compared exactly, dtype included)."""
     if isinstance(a, torch.Tensor):
@@ -99,12 +119,8 @@ def test_killed_training_resumes_bit_identically(tmp_path):
             hit = kill_mid_checkpoint(process, run, time.monotonic() + 120)
             kills["mid_checkpoint"] += hit
         else:
-            try:
-                process.wait(timeout=rng.uniform(2.0, 6.0))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                kills["at_random"] += 1
+            hit = kill_while_training(process, run, rng.uniform(0.0, 0.3), time.monotonic() + 120)
+            kills["at_random"] += hit
         if process.returncode == 0:  # finished before the kill: start over for more kills
             break
         assert process.returncode == -signal.SIGKILL, process.stderr.read()
