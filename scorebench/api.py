@@ -66,15 +66,36 @@ class Loss(Protocol):
     ) -> LossOutput: ...
 
 
+class Noise(Protocol):
+    """A sampler's randomness, sample by sample (:class:`scorebench.noise.SampleNoise`):
+    ``noise(x)`` is N(0, I) of x's shape, dtype and device, and ``noise.uniform(x)`` U[0, 1),
+    row j drawn from sample j's own generator (seeded by the cell's seed and the sample's
+    index), so a sample never depends on the batch it is drawn in. ``generators`` is that
+    list, for a library that takes one generator per sample (diffusers)."""
+
+    generators: list[torch.Generator]
+
+    def __len__(self) -> int: ...
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def uniform(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class Sampler(Protocol):
     """A sampler, registered as itself (no factory call).
 
     ``x`` is the initial state (the driver draws it, so a sampler stays pure); ``sigmas``
-    are the model's levels, largest first; ``callback(info)`` reports progress. Same
-    generator state in, same samples out. Every keyword parameter, with its default, is
-    part of an evaluation's spec: give JSON-representable defaults, and any of them can be
-    swept by ``scorebench bench --sampler NAME:PARAM=V1,V2``. A sampler that starts from
-    its own prior sets the attribute ``init = "standard_normal"``."""
+    are the model's levels, largest first; ``callback(info)`` reports progress. Every random
+    draw comes from ``noise`` (:class:`Noise`): same noise in, same samples out. A sampler
+    whose update reads the whole batch (a batch-mean step size) says so with the attribute
+    ``couples_batch(params) -> bool``; its cells then record the batch layout. (A sampler
+    with a ``generator`` parameter instead of ``noise``, the older contract, gets one
+    ``torch.Generator`` per batch, and its cells record the batch layout too.) Every keyword
+    parameter, with its default, is part of an evaluation's spec: give JSON-representable
+    defaults, and any of them can be swept by ``scorebench bench --sampler
+    NAME:PARAM=V1,V2``. A sampler that starts from its own prior sets the attribute
+    ``init = "standard_normal"``."""
 
     def __call__(
         self,
@@ -82,7 +103,7 @@ class Sampler(Protocol):
         x: torch.Tensor,
         sigmas: torch.Tensor,
         *,
-        generator: torch.Generator | None,
+        noise: Noise | None,
         callback: Callable[[dict[str, Any]], None] | None = None,
         **params: Any,
     ) -> torch.Tensor: ...
@@ -239,7 +260,7 @@ CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
     "networks": ((Network,), "score networks: factory(**params) -> torch.nn.Module"),
     "schedules": ((Schedule,), "noise schedules: factory(**params) -> object with .sigmas()"),
     "losses": ((Loss,), "training losses: factory(**params) -> loss(model, x, sigmas, generator)"),
-    "samplers": ((Sampler,), "samplers: sampler(score, x, sigmas, *, generator, **params)"),
+    "samplers": ((Sampler,), "samplers: sampler(score, x, sigmas, *, noise, **params)"),
     "score_functions": ((ScoreFunction,), "analytic scores: factory(**params) -> score(x, sigma)"),
     "datasets": ((Dataset,), "datasets: factory(root, split, **params) -> Dataset"),
     "metrics": (
@@ -260,6 +281,7 @@ __all__: Sequence[str] = [
     "Loss",
     "IMAGES",
     "Network",
+    "Noise",
     "POINTS",
     "SampleMetric",
     "RecipeFactory",

@@ -16,8 +16,8 @@ SHARD = "shard-{:05d}"
 GRID_FILE = "samples.png"
 
 
-def shard_count(n: int, batch: int) -> int:
-    return (n + batch - 1) // batch
+def shard_count(n: int, size: int) -> int:
+    return (n + size - 1) // size
 
 
 @dataclass
@@ -65,8 +65,8 @@ class Cell:
 
     @property
     def shard_count(self) -> int:
-        return shard_count(self.config.sample.n, self.config.sample.batch_size)
+        return shard_count(self.config.sample.n, self.config.sample.shard_size)
 
     def shard_size(self, k: int) -> int:
-        batch = self.config.sample.batch_size
-        return min(batch, self.config.sample.n - k * batch)
+        size = self.config.sample.shard_size
+        return min(size, self.config.sample.n - k * size)

@@ -80,9 +80,9 @@ def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     return value
 
 
-def sampler_state(x: Any, generator: Any) -> Any:
-    """A sampler's initial state: a floating-point tensor [batch, ...] on the generator's
-    device."""
+def sampler_state(x: Any, noise: Any) -> Any:
+    """A sampler's initial state: a floating-point tensor [batch, ...], on the device of its
+    noise, which has one generator per sample of the batch."""
     import torch
 
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 1:
@@ -90,9 +90,17 @@ def sampler_state(x: Any, generator: Any) -> Any:
             "the initial state x must be a floating-point tensor of shape [batch, ...], got "
             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}."
         )
-    if generator is not None and generator.device.type != x.device.type:
+    if noise is None:
+        return x
+    device = getattr(noise, "device", x.device)
+    if device.type != x.device.type:
         raise ConfigError(
-            f"the generator is on {generator.device} but the samples are on {x.device}; "
-            "create the generator on the samples' device (torch.Generator(device=...))."
+            f"the noise is drawn on {device} but the samples are on {x.device}; create it on "
+            "the samples' device (SampleNoise(seed, indices, device))."
+        )
+    if len(noise) != x.shape[0]:
+        raise ConfigError(
+            f"the noise is for {len(noise)} samples but the batch has {x.shape[0]}: make it "
+            "for the batch (SampleNoise(seed, range(batch)))."
         )
     return x

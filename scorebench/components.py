@@ -9,6 +9,7 @@ import torch
 
 from scorebench.config import ComponentConfig, RunConfig, check_params
 from scorebench.errors import ConfigError, ScorebenchError, UnknownComponentError
+from scorebench.noise import SampleNoise, randomness
 from scorebench.plugins import registry
 
 
@@ -281,13 +282,12 @@ def dry_run(config: RunConfig, sampler: Callable, shape: tuple[int, ...]) -> Non
         raise _FirstScoreCall
 
     name, params = config.sample.sampler.name, config.sample.sampler.params
-    generator = torch.Generator().manual_seed(0)
     try:
         sampler(
             stop,
             torch.zeros((1, *shape)),
             build_sigmas(config, torch.device("cpu")),
-            generator=generator,
+            **randomness(sampler, SampleNoise(0, range(1))),
             **params,
         )
     except _FirstScoreCall:

@@ -160,7 +160,10 @@ class RuntimeConfig(_Config):
 class SampleConfig(_Config):
     sampler: ComponentConfig = ComponentConfig(name="annealed_langevin")
     n: Count = 1000
+    #: Samples per forward pass (memory); a sample does not depend on it (scorebench.noise).
     batch_size: Count = 100
+    #: Samples per stored shard: the unit of resuming and of the ranks' shares.
+    shard_size: Count = 1000
     #: final, best (needs eval.select_every), or a step number.
     checkpoint: _str(r"^(final|best|[0-9]+)$") = "final"
     #: The chains' start: uniform on [init_low, init_high] (NCSN: [0, 1]), or gaussian:
@@ -168,7 +171,7 @@ class SampleConfig(_Config):
     init: Literal["uniform", "gaussian"] = "uniform"
     init_low: Float = 0.0
     init_high: Float = 1.0
-    seed: Seed | None = None  # the chains' seed (shard k: (seed, k)); None: runtime.seed
+    seed: Seed | None = None  # the chains' seed (sample i: (seed, i)); None: runtime.seed
     #: With runtime.precision=bf16: sample a bf16 copy of the network (weights cast once)
     #: instead of autocast. Off: on CPU (CIFAR-10 NCSN, batch 100, interleaved) no faster.
     bf16_weights: bool = False

@@ -43,10 +43,11 @@ from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_write, atomic_write_json, read_json
 from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
+from scorebench.noise import depends_on_batch, takes_noise
 from scorebench.records import ResultRecord, checked
 from scorebench.runs import RunDir
 
-SPEC_FORMAT = 1
+SPEC_FORMAT = 2  # 2: per-sample noise (sample i seeded by (seed, i))
 #: Keys a cell may set over its run's config: they change how samples are drawn and
 #: measured, never the trained network.
 CELL_KEYS = (
@@ -143,23 +144,33 @@ def make_cell(run: RunDir, overrides: Sequence[str] = ()) -> Cell:
     dry_run(config, factory, shape)
     _check_sizes(config, shape)
     s = config.sample
+    params = _full_params(factory, s.sampler.params)
     spec = {
         "format": SPEC_FORMAT,
         "source": source,
         "sampler": {
             "name": registry("samplers").canonical(config.sample.sampler.name),
-            "params": _full_params(factory, s.sampler.params),
+            "params": params,
             "plugin": component.plugin,
             "plugin_version": versions.get(component.plugin, "?"),
         },
         "n": s.n,
-        "batch_size": s.batch_size,
+        "noise": "per sample" if takes_noise(factory) else "per batch",
+        **_batch_layout(factory, params, s),
         "seed": sampling_seed(config),
         "init": init_spec(config, factory),
         "precision": sampling_numerics(config),
     }
     canonical_json(spec)  # a parameter that is not plain JSON fails here, not later
     return Cell(run, config, step, shape, spec)
+
+
+def _batch_layout(sampler, params: dict[str, Any], s) -> dict[str, Any]:
+    """How the samples are grouped into batches, where a sample depends on its batch
+    (:func:`scorebench.noise.depends_on_batch`); elsewhere nothing: any batch gives them."""
+    if not depends_on_batch(sampler, params):
+        return {}
+    return {"batch": {"shard_size": s.shard_size, "batch_size": min(s.batch_size, s.shard_size)}}
 
 
 def _check_sizes(config: RunConfig, shape: tuple[int, ...]) -> None:
@@ -261,7 +272,7 @@ def sample_cell(
                 model = load_model(cell.run, device, cell.step, cell.config)
                 sampler = sampler_component(cell.config)[1]
             start = time.perf_counter()
-            array, nfe = draw_shard(model, sampler, k, n, device)
+            array, nfe = draw_shard(model, sampler, k, n)
             seconds = time.perf_counter() - start  # to_storage's .cpu() has synchronised
             base = cell.shard(k)
             atomic_write(base.with_suffix(".npy"), lambda fh, a=array: np.save(fh, a))

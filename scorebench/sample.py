@@ -1,8 +1,10 @@
 """Drawing samples: a run's network as a score function, shards, NFE accounting, grids.
 
-Shard ``k`` always draws its samples from a generator seeded by ``(seed, k)``, so the N
-samples are the same whatever the number of ranks, and a killed job resumes by skipping the
-shards already on disk (:mod:`scorebench.evals` keeps them, one directory per spec).
+Sample ``i`` draws all of its noise from its own generator, seeded by ``(seed, i)``
+(:mod:`scorebench.noise`), so the N samples are the same whatever the batch size or the
+number of ranks. They are stored in shards of ``sample.shard_size`` (each drawn in batches
+of ``sample.batch_size``), and a killed job resumes by skipping the shards already on disk
+(:mod:`scorebench.evals` keeps them, one directory per spec).
 """
 
 from __future__ import annotations
@@ -21,12 +23,9 @@ from scorebench.config import RunConfig
 from scorebench.data.transforms import inverse_logit_transform
 from scorebench.errors import ScorebenchError
 from scorebench.files import atomic_write, read_json
+from scorebench.noise import SampleNoise, randomness
 from scorebench.runs import RunDir, load_checkpoint
 from scorebench.score import CountingScore
-
-
-def shard_generator(seed: int, shard: int, device: torch.device) -> torch.Generator:
-    return torch.Generator(device).manual_seed(seed * 1_000_003 + shard)
 
 
 def init_spec(config: RunConfig, sampler: Callable) -> dict[str, Any]:
@@ -42,18 +41,13 @@ def init_spec(config: RunConfig, sampler: Callable) -> dict[str, Any]:
 
 
 def initial_state(
-    init: dict[str, Any],
-    n: int,
-    shape: tuple[int, ...],
-    sigma_max: float,
-    generator: torch.Generator,
-    device: torch.device,
+    init: dict[str, Any], shape: tuple[int, ...], sigma_max: float, noise: SampleNoise
 ) -> torch.Tensor:
-    """The chain's start (see :func:`init_spec`)."""
+    """The chains' start (see :func:`init_spec`), one row per sample of ``noise``."""
     if init["kind"] in ("standard_normal", "gaussian"):
         scale = sigma_max if init["kind"] == "gaussian" else 1.0
-        return scale * torch.randn((n, *shape), generator=generator, device=device)
-    u = torch.rand((n, *shape), generator=generator, device=device)
+        return scale * noise.normal(shape)
+    u = noise.uniform(torch.empty((len(noise), *shape), device=noise.device))
     return init["low"] + (init["high"] - init["low"]) * u
 
 
@@ -63,21 +57,20 @@ def draw(
     config: RunConfig,
     sigmas: torch.Tensor,
     shape: tuple[int, ...],
-    n: int,
-    generator: torch.Generator,
+    indices: range,
     callback: Callable[[dict], None] | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """``n`` samples in one batch; returns (samples in fp32, NFE of this batch)."""
-    device = sigmas.device
+    """Samples ``indices`` of the cell seeded by ``config``'s sampling seed, in one batch;
+    returns (samples in fp32, NFE of this batch)."""
+    noise = SampleNoise(sampling_seed(config), indices, sigmas.device)
     counted = CountingScore(score)
-    init = init_spec(config, sampler)
-    x = initial_state(init, n, shape, float(sigmas[0]), generator, device)
+    x = initial_state(init_spec(config, sampler), shape, float(sigmas[0]), noise)
     with torch.no_grad():
         out = sampler(
             counted,
             x,
             sigmas,
-            generator=generator,
+            **randomness(sampler, noise),
             callback=callback,
             **config.sample.sampler.params,
         )
@@ -184,28 +177,30 @@ def sampling_seed(config: RunConfig) -> int:
     return config.runtime.seed if config.sample.seed is None else config.sample.seed
 
 
-def draw_shard(
-    model: Model, sampler: Callable, k: int, n: int, device: torch.device
-) -> tuple[np.ndarray, int]:
-    """Shard ``k`` of ``n`` samples (seeded by (seed, k)) in storage form, and its NFE."""
-    batch = model.config.sample.batch_size
-    generator = shard_generator(sampling_seed(model.config), k, device)
-    size = min(batch, n - k * batch)
-    samples, nfe = draw(
-        model.score, sampler, model.config, model.sigmas, model.shape, size, generator
-    )
-    if not bool(torch.isfinite(samples).all()):  # uint8 storage would hide NaN as black
-        raise ScorebenchError(
-            f"sampler {model.config.sample.sampler.name!r} produced NaN or infinite values "
-            f"(shard {k}): it diverged; nothing was stored. Try a smaller step size."
-        )
-    return to_storage(data_space(samples, model.config)), nfe
+def draw_shard(model: Model, sampler: Callable, k: int, n: int) -> tuple[np.ndarray, int]:
+    """Shard ``k`` of a cell of ``n`` samples in storage form, drawn in batches of
+    ``sample.batch_size``, and its NFE per sample."""
+    s = model.config.sample
+    first, last = k * s.shard_size, min(n, (k + 1) * s.shard_size)
+    parts, calls = [], 0
+    for start in range(first, last, s.batch_size):
+        indices = range(start, min(last, start + s.batch_size))
+        samples, nfe = draw(model.score, sampler, model.config, model.sigmas, model.shape, indices)
+        if not bool(torch.isfinite(samples).all()):  # uint8 storage would hide NaN as black
+            raise ScorebenchError(
+                f"sampler {s.sampler.name!r} produced NaN or infinite values (samples "
+                f"{indices.start} to {indices.stop - 1}): it diverged; nothing was stored. "
+                "Try a smaller step size."
+            )
+        parts.append(to_storage(data_space(samples, model.config)))
+        calls += nfe * len(indices)
+    return np.concatenate(parts), round(calls / (last - first))
 
 
-def draw_many(model: Model, sampler: Callable, n: int, device: torch.device) -> np.ndarray:
-    """``n`` samples with the same shard seeds as a cell's shards, kept in memory."""
-    count = shard_count(n, model.config.sample.batch_size)
-    return np.concatenate([draw_shard(model, sampler, k, n, device)[0] for k in range(count)])
+def draw_many(model: Model, sampler: Callable, n: int) -> np.ndarray:
+    """The first ``n`` samples of the cell that ``model.config`` samples, kept in memory."""
+    count = shard_count(n, model.config.sample.shard_size)
+    return np.concatenate([draw_shard(model, sampler, k, n)[0] for k in range(count)])
 
 
 def save_grid(samples: torch.Tensor, path: Path) -> None:

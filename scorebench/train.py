@@ -514,8 +514,7 @@ def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> N
     score = network_score(parts.network, parts.sigmas, config, device)
     shape = parts.shape
     n = config.train.grid_size if kind_of(shape) == IMAGES else max(config.train.grid_size, 1000)
-    generator = torch.Generator(device).manual_seed(config.runtime.seed)
-    samples, _ = draw(score, build_sampler(config), config, parts.sigmas, shape, n, generator)
+    samples, _ = draw(score, build_sampler(config), config, parts.sigmas, shape, range(n))
     save_grid(data_space(samples, config), run.grid_path(step))
 
 

@@ -266,7 +266,7 @@ def select_stage(run: RunDir, *, inception_weights: Weights = None, log=print) -
     sampler = sampler_component(config)[1]
     for step in (s for s in steps if str(s) not in done["values"]):
         model = load_model(run, device, step)
-        samples = draw_many(model, sampler, n, device)
+        samples = draw_many(model, sampler, n)
         record = evaluate_config(
             samples,
             config,

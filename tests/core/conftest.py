@@ -19,6 +19,8 @@ TOY = [
     "--set",
     "sample.batch_size=25",
     "--set",
+    "sample.shard_size=25",
+    "--set",
     "sample.sampler.params.steps_per_level=2",
 ]
 

@@ -28,19 +28,16 @@ TOY_TINY = ["train.steps=60", "train.log_every=20", "sample.n=200", "sample.batc
 #: A third party's sampler with an NFE budget: annealed Langevin, `steps` per level, then one
 #: Tweedie denoising step (NFE = levels * steps + 1).
 ACME = """
-import torch
 from scorebench import hookimpl
 from scorebench.registry import Component
 
 
-def tweedie_langevin(score, x, sigmas, *, generator, callback=None, steps=1, step=0.05):
+def tweedie_langevin(score, x, sigmas, *, noise, callback=None, steps=1, step=0.05):
     for sigma in sigmas:
         s = sigma.expand(x.shape[0])
         for _ in range(steps):
             a = step * sigma**2
-            x = x + a * score(x, s) + (2 * a).sqrt() * torch.randn(
-                x.shape, generator=generator, device=x.device
-            )
+            x = x + a * score(x, s) + (2 * a).sqrt() * noise(x)
     s = sigmas[-1].expand(x.shape[0])
     return x + sigmas[-1] ** 2 * score(x, s)
 

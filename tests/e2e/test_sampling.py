@@ -24,6 +24,7 @@ TINY = [
     "sample.sampler.params.steps_per_level=2",
     "sample.n=30",
     "sample.batch_size=8",
+    "sample.shard_size=8",
     "runtime.precision=fp32",
 ]
 
@@ -174,5 +175,34 @@ def test_samples_of_a_logit_transformed_run_are_stored_in_data_space(logit):
         return logit_transform(quarter) if logit else quarter  # the network's space
 
     model = Model(config, lambda x, s: torch.zeros_like(x), torch.tensor([1.0, 0.1]), (1, 8, 8), 0)
-    stored, _ = draw_shard(model, sampler, 0, 3, torch.device("cpu"))
+    stored, _ = draw_shard(model, sampler, 0, 3)
     assert stored.dtype == np.uint8 and (stored == 64).all()  # round(0.25 * 255)
+
+
+def test_a_cell_drawn_at_one_batch_size_is_finished_at_another(trained, tmp_path):
+    """Neither the batch size nor its split into forward passes is part of a cell: shards
+    drawn at batch 8 stay, and the missing one is drawn at batch 3 (the samples themselves
+    are checked for equality across batch sizes in tests/core/test_noise.py)."""
+    run = _copy(trained, tmp_path, "batches")
+    _sample(run)
+    cell = make_cell(run)
+    assert "batch" not in cell.spec and cell.spec["noise"] == "per sample"
+    assert make_cell(run, ["sample.batch_size=3"]).key == cell.key
+    (cell.samples / (SHARD.format(2) + ".npy")).unlink()
+    (cell.samples / "samples.json").unlink()
+    assert _sample(run, "sample.batch_size=3")["drawn_now"] == 8
+
+
+def test_samplers_whose_samples_depend_on_their_batch_record_its_layout(trained, tmp_path):
+    """The batch-mean step rule of score_sde's corrector, and a sampler of the older
+    contract (one generator per batch), make the batch layout part of the cell."""
+    run = _copy(trained, tmp_path, "layout")
+    pc = ["sample.sampler.name=pc", "sample.sampler.params.steps=3"]
+    batch_mean = make_cell(run, pc)
+    assert batch_mean.spec["batch"] == {"shard_size": 8, "batch_size": 8}
+    assert make_cell(run, [*pc, "sample.batch_size=4"]).key != batch_mean.key
+    per_sample = [*pc, "sample.sampler.params.snr_norm=sample"]
+    assert "batch" not in make_cell(run, per_sample).spec
+    assert (
+        make_cell(run, [*per_sample, "sample.batch_size=4"]).key == make_cell(run, per_sample).key
+    )

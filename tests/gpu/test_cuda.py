@@ -50,8 +50,7 @@ def test_compiled_sampling_with_cuda_graphs_matches_eager():
     out = []
     for compiled in (False, True):
         score = network_score(network, sigmas, config, CUDA, compile_network=compiled)
-        generator = torch.Generator(CUDA).manual_seed(3)
-        x, _ = draw(score, build_sampler(config), config, sigmas, (1, 8, 8), 64, generator)
+        x, _ = draw(score, build_sampler(config), config, sigmas, (1, 8, 8), range(64))
         out.append(x)
     assert float((out[0] - out[1]).abs().max()) < 1e-2
 

@@ -36,6 +36,8 @@ from scorebench_samplers.common import Callback, evaluate, starts_from_prior
 from scorebench_samplers.grids import check_levels, grid_range, walks_grid
 
 from scorebench import checks
+from scorebench.api import Noise
+from scorebench.noise import SampleNoise
 from scorebench.score import ScoreFn
 from scorebench_bridges.diffusers_source import _diffusers
 
@@ -79,7 +81,7 @@ def euler(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """diffusers' ``EulerDiscreteScheduler`` (epsilon prediction, no churn) on scorebench's
@@ -101,7 +103,7 @@ def heun(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """diffusers' ``HeunDiscreteScheduler`` (epsilon prediction) on scorebench's grid: Heun's
@@ -125,7 +127,7 @@ def dpmpp_2m(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """diffusers' ``DPMSolverMultistepScheduler`` with ``algorithm_type="dpmsolver++"``,
@@ -160,7 +162,7 @@ def edm_euler(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
     steps: int = 18,
     sigma_max: float | None = None,
@@ -181,7 +183,7 @@ def edm_euler(
     steps = checks.integer("steps", steps, minimum=2)
     top, bottom = grid_range(levels, sigma_max, sigma_min)
     checks.choice("sigma_schedule", sigma_schedule, EDM_SCHEDULES)
-    x = checks.sampler_state(x, generator)
+    x = checks.sampler_state(x, noise)
     scheduler = _diffusers().EDMEulerScheduler(
         sigma_min=bottom,
         sigma_max=top,
@@ -212,7 +214,7 @@ def sde_ve_pc(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
     steps: int = 1000,
     sigma_max: float | None = None,
@@ -241,7 +243,7 @@ def sde_ve_pc(
     steps = checks.integer("steps", steps, minimum=2)
     top, bottom = grid_range(levels, sigma_max, sigma_min)
     correct_steps = checks.integer("correct_steps", correct_steps, minimum=0)
-    x = checks.sampler_state(x, generator)
+    x = checks.sampler_state(x, noise)
     scheduler = _diffusers().ScoreSdeVeScheduler(
         snr=checks.number("snr", snr),
         sigma_min=bottom,
@@ -251,19 +253,23 @@ def sde_ve_pc(
     )
     scheduler.set_timesteps(steps, sampling_eps)
     scheduler.set_sigmas(steps, bottom, top, sampling_eps)
-    if generator is not None and generator.device.type != "cpu":
-        # step_correct draws its noise on the CPU, which a CUDA generator cannot do: it gets
-        # a CPU generator seeded from this one (deterministic, as every other draw).
-        seed = torch.randint(2**62, (1,), generator=generator, device=generator.device)
-        generator = torch.Generator().manual_seed(int(seed))
+    # diffusers draws one sample's noise from each generator of the list; step_correct draws
+    # on the CPU, so on a GPU the samples' CPU generators (same seeds) take their place.
+    generators = None if noise is None else noise.generators
+    if noise is not None and noise.device.type != "cpu":
+        generators = SampleNoise(noise.seed, noise.indices).generators
     x = x * top
     mean = x
     for i, t in enumerate(scheduler.timesteps):
         sigma = float(scheduler.sigmas[i])
         for j in range(correct_steps):
             grad = evaluate(score, x, sigma, callback, i, j)
-            x = scheduler.step_correct(grad, x, generator=generator).prev_sample
+            x = scheduler.step_correct(grad, x, generator=generators).prev_sample
         grad = evaluate(score, x, sigma, callback, i, correct_steps)
-        out = scheduler.step_pred(grad, t, x, generator=generator)
+        out = scheduler.step_pred(grad, t, x, generator=generators)
         x, mean = out.prev_sample, out.prev_sample_mean
     return mean
+
+
+# ScoreSdeVeScheduler.step_correct sizes its step from the batch means of the norms.
+sde_ve_pc.couples_batch = lambda params: True  # type: ignore[attr-defined]

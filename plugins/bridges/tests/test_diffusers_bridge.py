@@ -114,7 +114,7 @@ def test_pf_euler_matches_diffusers_euler_discrete(pipelines, steps):
     scheduler = EulerDiscreteScheduler.from_config(src.scheduler_config)
     scheduler.set_timesteps(sigmas=[*grid, 0.0])
     theirs = _drive(src, scheduler, z * grid[0] - 1)  # scorebench's prior, in model pixels
-    ours = 2 * pf_euler(src, z, src.levels, generator=None, steps=steps) - 1
+    ours = 2 * pf_euler(src, z, src.levels, noise=None, steps=steps) - 1
     assert _relative(ours, theirs) < 2e-6
 
 
@@ -140,7 +140,7 @@ def test_dpmpp_2m_matches_diffusers_dpm_solver_with_its_timestep_rounding(pipeli
     theirs = _drive(src, scheduler, start)
     interpolated = src.timestep
     src.timestep = lambda sigma: interpolated(sigma).round()
-    ours = 2 * dpmpp_2m(src, z, src.levels, generator=None, steps=steps) - 1
+    ours = 2 * dpmpp_2m(src, z, src.levels, noise=None, steps=steps) - 1
     assert _relative(ours, theirs) < 2e-6
 
 

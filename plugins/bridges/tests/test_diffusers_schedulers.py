@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from scorebench.noise import SampleNoise
+
 pytest.importorskip(
     "diffusers", reason="the bridge's extra: pip install 'scorebench-bridges[diffusers]'"
 )
@@ -59,8 +61,8 @@ def test_diffusers_scheduler_rows_equal_their_scorebench_twins(sources, kind, st
     relative difference 5e-7 over these cases)."""
     src = sources[kind]
     z = _noise()
-    a = theirs(src, z, src.levels, generator=None, steps=steps)
-    b = ours(src, z, src.levels, generator=None, steps=steps)
+    a = theirs(src, z, src.levels, noise=None, steps=steps)
+    b = ours(src, z, src.levels, noise=None, steps=steps)
     assert a.dtype == z.dtype and _relative(a, b) < 2e-6
 
 
@@ -71,8 +73,8 @@ def test_the_scheduler_samplers_run_on_any_score_source_an_oracle_too():
     levels = torch.logspace(1.3, -1, 10, dtype=torch.float64)  # 20 -> 0.1
     z = _noise(shape=(64, 2))
     for theirs, ours in TWINS:
-        a = theirs(oracle, z, levels, generator=None, steps=8)
-        b = ours(oracle, z, levels, generator=None, steps=8)
+        a = theirs(oracle, z, levels, noise=None, steps=8)
+        b = ours(oracle, z, levels, noise=None, steps=8)
         assert _relative(a, b) < 2e-6, theirs.__name__
 
 
@@ -90,10 +92,11 @@ def test_the_scheduler_samplers_run_on_any_score_source_an_oracle_too():
 def test_each_score_call_is_one_counted_nfe_and_reported(sources, sampler, params, nfe):
     counted = CountingScore(sources["ve"])
     seen = []
-    generator = torch.Generator().manual_seed(0)
+    z = _noise()
     sampler(
-        counted, _noise(), sources["ve"].levels, generator=generator, callback=seen.append, **params
-    )
+        counted, z, sources["ve"].levels, noise=SampleNoise(0, range(len(z))),
+        callback=seen.append, **params,
+    )  # fmt: skip
     assert counted.nfe == nfe and len(seen) == nfe
     assert all(set(info) == {"level", "step", "sigma"} for info in seen)
     assert seen[0]["sigma"] == pytest.approx(float(sources["ve"].levels[0]), rel=1e-6)
@@ -127,7 +130,7 @@ def test_heun_matches_diffusers_heun_discrete_driving_the_unet(sources):
                     out = src.unet(model_in, t.double()).sample
                     latents = scheduler.step(out, t, latents).prev_sample
             finals[clip] = latents
-        ours = 2 * edm.pf_heun(src, z, src.levels, generator=None, steps=steps) - 1
+        ours = 2 * edm.pf_heun(src, z, src.levels, noise=None, steps=steps) - 1
         assert _relative(ours, finals[False]) < 2e-6
         assert _relative(ours, finals[True]) > 1e-2  # the inherited clipping changes the samples
 
@@ -156,17 +159,17 @@ def test_pc_matches_score_sde_ve_scheduler_with_the_same_noise(tmp_path, steps):
     scheduler.set_timesteps(steps)
     scheduler.set_sigmas(steps)
     z = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-    theirs = _score_sde_ve_pipeline(src.unet, scheduler, z, torch.Generator().manual_seed(5))
+    theirs = _score_sde_ve_pipeline(src.unet, scheduler, z, SampleNoise(5, range(4)).generators)
     c = scheduler.config
     driven = schedulers.sde_ve_pc(
-        src, z, src.levels.float(), generator=torch.Generator().manual_seed(5), steps=steps
+        src, z, src.levels.float(), noise=SampleNoise(5, range(4)), steps=steps
     )
     assert torch.equal(driven, theirs)
     ours = langevin.pc(
         src,
         z,
         scheduler.sigmas,
-        generator=torch.Generator().manual_seed(5),
+        noise=SampleNoise(5, range(4)),  # the same draws as the generators above
         schedule="levels",
         snr=c.snr,
         corrector_steps=c.correct_steps,
@@ -174,12 +177,13 @@ def test_pc_matches_score_sde_ve_scheduler_with_the_same_noise(tmp_path, steps):
     assert _relative(ours, theirs) < 2e-5
 
 
-def test_the_stochastic_scheduler_follows_its_generator(sources):
+def test_the_stochastic_scheduler_follows_its_noise(sources):
     src, z = sources["ve"], _noise()
 
     def draw(seed):
-        generator = torch.Generator().manual_seed(seed)
-        return schedulers.sde_ve_pc(src, z, src.levels, generator=generator, steps=6)
+        return schedulers.sde_ve_pc(
+            src, z, src.levels, noise=SampleNoise(seed, range(len(z))), steps=6
+        )
 
     assert torch.equal(draw(3), draw(3)) and not torch.equal(draw(3), draw(4))
 
@@ -199,4 +203,4 @@ def test_the_stochastic_scheduler_follows_its_generator(sources):
 )
 def test_bad_parameters_are_refused_with_their_name(sources, sampler, params, needle):
     with pytest.raises(ConfigError, match=needle):
-        sampler(sources["ve"], _noise(), sources["ve"].levels, generator=None, **params)
+        sampler(sources["ve"], _noise(), sources["ve"].levels, noise=None, **params)

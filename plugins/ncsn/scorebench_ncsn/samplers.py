@@ -1,13 +1,13 @@
 """Langevin samplers for NCSN.
 
 Every sampler has the signature
-``sampler(score, x, sigmas, *, generator, callback=None, **params) -> Tensor``:
+``sampler(score, x, sigmas, *, noise, callback=None, **params) -> Tensor``:
 
 - ``score(x, sigma)`` is the score function, ``sigma`` a tensor with one value per sample;
 - ``x`` is the initial state (the driver draws it); it is never modified in place;
 - ``sigmas`` are the noise levels, largest first;
-- all noise comes from ``generator`` (on x's device), so equal generator states give equal
-  samples;
+- all noise comes from ``noise(x)`` (:class:`scorebench.api.Noise`, one generator per
+  sample), so equal noise gives equal samples, whatever the batch;
 - ``callback(info)`` is called once per score evaluation with a small dict
   (``level``, ``step``, ``sigma``, ``step_size``); it gets no tensors, so it is cheap.
 
@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from scorebench import checks
+from scorebench.api import Noise
 from scorebench.errors import ConfigError
 from scorebench.score import ScoreFn
 
@@ -84,12 +85,11 @@ def _langevin_step(
     x: torch.Tensor,
     sigma: torch.Tensor,
     step: float,
-    generator: torch.Generator | None,
+    noise: Noise,
 ) -> None:
     """One update ``x <- x + a s(x, sigma) + sqrt(2a) z``, in place on the chain's own copy."""
     grad = score(x, sigma).to(x.dtype)
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    x.add_(grad, alpha=step).add_(noise, alpha=math.sqrt(2.0 * step))
+    x.add_(grad, alpha=step).add_(noise(x), alpha=math.sqrt(2.0 * step))
 
 
 def annealed_langevin(
@@ -97,7 +97,7 @@ def annealed_langevin(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
     steps_per_level: int = 100,
     step_lr: float = 2e-5,
@@ -121,7 +121,7 @@ def annealed_langevin(
     convention = _check_convention(convention)
     if not isinstance(denoise, bool):
         raise ConfigError(f"denoise must be true or false, got {denoise!r}.")
-    x = checks.sampler_state(x, generator)
+    x = checks.sampler_state(x, noise)
     step_sizes = annealed_step_sizes(torch.tensor(sigma_values), step_lr, convention).tolist()
 
     with torch.no_grad():
@@ -130,7 +130,7 @@ def annealed_langevin(
         for level, (sigma, step) in enumerate(zip(sigma_values, step_sizes, strict=True)):
             sigma_t = torch.full((batch,), sigma, device=x.device, dtype=x.dtype)
             for t in range(steps_per_level):
-                _langevin_step(score, x, sigma_t, step, generator)
+                _langevin_step(score, x, sigma_t, step, noise)
                 if callback is not None:
                     callback({"level": level, "step": t, "sigma": sigma, "step_size": step})
         if denoise:
@@ -155,7 +155,7 @@ def langevin(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
     steps: int = 1000,
     step_size: float = 0.1,
@@ -174,14 +174,14 @@ def langevin(
     steps = checks.integer("steps", steps)
     step_size = checks.number("step_size", step_size)
     sigma = sigma_values[-1] if sigma is None else checks.number("sigma", sigma)
-    x = checks.sampler_state(x, generator)
+    x = checks.sampler_state(x, noise)
     step = step_size / 2  # x + (eps/2) s + sqrt(eps) z  ==  x + a s + sqrt(2a) z with a = eps/2
 
     with torch.no_grad():
         x = x.detach().clone()
         sigma_t = torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype)
         for t in range(steps):
-            _langevin_step(score, x, sigma_t, step, generator)
+            _langevin_step(score, x, sigma_t, step, noise)
             if callback is not None:
                 callback({"level": 0, "step": t, "sigma": sigma, "step_size": step})
     return x

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from scorebench.checks import integer
 from scorebench.errors import ConfigError
+from scorebench.noise import SampleNoise
 
 from .gmm import toy_gmm
 from .samplers import annealed_langevin, langevin
@@ -65,31 +66,33 @@ def run_toy_experiment(n: int = 1280, seed: int = 0, device: str | torch.device 
     integer("seed", seed, minimum=0)
     device = torch.device(device)
     s = TOY_SETTINGS
-    generator = torch.Generator(device=device).manual_seed(seed)
     # "sigma" components: at sigma = 1 the score is exactly that of p (std 1).
     gmm = toy_gmm(component_std="sigma")
     labels = [_mode_label(m) for m in gmm.means.tolist()]
     means = gmm.means.to(device=device, dtype=torch.float32)
+    # Each method's chains are samples of their own: 0..n-1, then n..2n-1.
+    plain_noise = SampleNoise(seed, range(n), device)
+    annealed_noise = SampleNoise(seed, range(n, 2 * n), device)
 
-    def uniform_init() -> torch.Tensor:
-        u = torch.rand(n, gmm.dim, generator=generator, device=device)
+    def uniform_init(noise: SampleNoise) -> torch.Tensor:
+        u = noise.uniform(torch.empty(n, gmm.dim, device=device))
         return s["init_low"] + (s["init_high"] - s["init_low"]) * u
 
-    iid = gmm.sample(n, generator)
+    iid = gmm.sample(n, torch.Generator(device=device).manual_seed(seed))
     plain = langevin(
         gmm,
-        uniform_init(),
+        uniform_init(plain_noise),
         torch.tensor([gmm.std]),
-        generator=generator,
+        noise=plain_noise,
         steps=s["langevin_steps"],
         step_size=s["langevin_step_size"],
     )
     sigmas = GeometricSchedule(s["sigma_max"], s["sigma_min"], s["num_levels"]).sigmas(device)
     annealed = annealed_langevin(
         gmm,
-        uniform_init(),
+        uniform_init(annealed_noise),
         sigmas,
-        generator=generator,
+        noise=annealed_noise,
         steps_per_level=s["steps_per_level"],
         step_lr=s["step_lr"],
         convention="paper",

@@ -4,6 +4,7 @@ from scorebench_ncsn.samplers import annealed_langevin, annealed_step_sizes, lan
 from scorebench_ncsn.schedules import GeometricSchedule
 
 from scorebench.errors import ConfigError
+from scorebench.noise import SampleNoise
 from scorebench.score import CountingScore
 
 SIGMAS = GeometricSchedule(sigma_max=1.0, sigma_min=0.01, num_levels=10).sigmas()
@@ -20,6 +21,11 @@ def gaussian_score(mean: float, std: float):
 
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def noise(seed: int, n: int) -> SampleNoise:
+    """The noise of samples 0..n-1 of a cell seeded by ``seed``."""
+    return SampleNoise(seed, range(n))
 
 
 @pytest.mark.parametrize("convention, factor", [("code", 1.0), ("paper", 0.5)])
@@ -39,7 +45,7 @@ def test_callback_reports_every_step_with_its_step_size():
         gaussian_score(0.0, 1.0),
         torch.zeros(4, 2),
         SIGMAS,
-        generator=gen(),
+        noise=noise(0, 4),
         callback=seen.append,
         steps_per_level=3,
         step_lr=1e-4,
@@ -57,7 +63,7 @@ def test_callback_reports_every_step_with_its_step_size():
 def test_annealed_nfe(denoise):
     score = CountingScore(gaussian_score(0.0, 1.0))
     annealed_langevin(
-        score, torch.zeros(3, 2), SIGMAS, generator=gen(), steps_per_level=7, denoise=denoise
+        score, torch.zeros(3, 2), SIGMAS, noise=noise(0, 3), steps_per_level=7, denoise=denoise
     )
     assert score.nfe == 10 * 7 + int(denoise)
 
@@ -70,7 +76,7 @@ def test_langevin_nfe_and_default_sigma():
         return -x
 
     counted = CountingScore(score)
-    langevin(counted, torch.zeros(5, 2), SIGMAS, generator=gen(), steps=13)
+    langevin(counted, torch.zeros(5, 2), SIGMAS, noise=noise(0, 5), steps=13)
     assert counted.nfe == 13
     assert sigmas_seen[0].shape == (5,)
     torch.testing.assert_close(sigmas_seen[0], torch.full((5,), SIGMAS[-1].item()))
@@ -81,9 +87,9 @@ def test_same_seed_same_samples_and_input_untouched(sampler):
     x0 = torch.randn(16, 2, generator=gen(9))
     kept = x0.clone()
     kwargs = {"steps_per_level": 5} if sampler is annealed_langevin else {"steps": 20}
-    a = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, generator=gen(1), **kwargs)
-    b = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, generator=gen(1), **kwargs)
-    c = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, generator=gen(2), **kwargs)
+    a = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, noise=noise(1, 16), **kwargs)
+    b = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, noise=noise(1, 16), **kwargs)
+    c = sampler(gaussian_score(1.0, 0.5), x0, SIGMAS, noise=noise(2, 16), **kwargs)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert not torch.equal(a, c)
     torch.testing.assert_close(x0, kept, rtol=0, atol=0)
@@ -93,10 +99,10 @@ def test_code_convention_with_eps_equals_paper_with_twice_eps():
     x0 = torch.randn(8, 3, generator=gen(3))
     score = gaussian_score(0.0, 0.7)
     code = annealed_langevin(
-        score, x0, SIGMAS, generator=gen(4), steps_per_level=4, step_lr=2e-5, convention="code"
+        score, x0, SIGMAS, noise=noise(4, 8), steps_per_level=4, step_lr=2e-5, convention="code"
     )
     paper = annealed_langevin(
-        score, x0, SIGMAS, generator=gen(4), steps_per_level=4, step_lr=4e-5, convention="paper"
+        score, x0, SIGMAS, noise=noise(4, 8), steps_per_level=4, step_lr=4e-5, convention="paper"
     )
     torch.testing.assert_close(code, paper, rtol=0, atol=0)
 
@@ -106,22 +112,22 @@ def test_one_step_follows_the_update_rule():
     x0 = torch.randn(6, 2, generator=gen(5))
     score = gaussian_score(2.0, 1.0)
     sigmas = torch.tensor([0.5])
-    out = annealed_langevin(score, x0, sigmas, generator=gen(6), steps_per_level=1, step_lr=0.3)
-    z = torch.randn(6, 2, generator=gen(6))
+    out = annealed_langevin(score, x0, sigmas, noise=noise(6, 6), steps_per_level=1, step_lr=0.3)
+    z = noise(6, 6)(x0)  # the sampler's first draw
     a = 0.3
     expected = x0 + a * score(x0, torch.full((6,), 0.5)) + (2 * a) ** 0.5 * z
     torch.testing.assert_close(out, expected)
     # Plain Langevin writes the same step as (eps/2) s + sqrt(eps) z.
-    out = langevin(score, x0, sigmas, generator=gen(6), steps=1, step_size=2 * a)
+    out = langevin(score, x0, sigmas, noise=noise(6, 6), steps=1, step_size=2 * a)
     torch.testing.assert_close(out, expected)
 
 
 def test_denoise_adds_a_tweedie_step():
     x0 = torch.randn(8, 2, generator=gen(7))
     score = gaussian_score(0.0, 1.0)
-    plain = annealed_langevin(score, x0, SIGMAS, generator=gen(8), steps_per_level=3)
+    plain = annealed_langevin(score, x0, SIGMAS, noise=noise(8, 8), steps_per_level=3)
     denoised = annealed_langevin(
-        score, x0, SIGMAS, generator=gen(8), steps_per_level=3, denoise=True
+        score, x0, SIGMAS, noise=noise(8, 8), steps_per_level=3, denoise=True
     )
     s_min = SIGMAS[-1].item()
     expected = plain + s_min**2 * score(plain, torch.full((8,), s_min))
@@ -133,16 +139,16 @@ def test_chain_stays_in_the_state_dtype():
         return (-x).to(torch.bfloat16)
 
     x0 = torch.randn(4, 2, generator=gen())
-    out = annealed_langevin(low_precision_score, x0, SIGMAS, generator=gen(), steps_per_level=2)
+    out = annealed_langevin(low_precision_score, x0, SIGMAS, noise=noise(0, 4), steps_per_level=2)
     assert out.dtype == torch.float32
-    out = langevin(low_precision_score, x0.double(), SIGMAS, generator=gen(), steps=2)
+    out = langevin(low_precision_score, x0.double(), SIGMAS, noise=noise(0, 4), steps=2)
     assert out.dtype == torch.float64
 
 
 def test_annealed_langevin_samples_a_gaussian():
     mean, std = 0.3, 0.5
     x0 = torch.rand(4000, 2, generator=gen(0))
-    out = annealed_langevin(gaussian_score(mean, std), x0, SIGMAS, generator=gen(1))
+    out = annealed_langevin(gaussian_score(mean, std), x0, SIGMAS, noise=noise(1, 4000))
     assert out.mean().item() == pytest.approx(mean, abs=0.03)
     assert out.std().item() == pytest.approx(std, rel=0.05)
 
@@ -151,7 +157,7 @@ def test_langevin_samples_a_gaussian():
     mean, std = -1.0, 2.0
     x0 = torch.zeros(4000, 2)
     score = gaussian_score(mean, std)
-    out = langevin(score, x0, SIGMAS, generator=gen(2), steps=500, step_size=0.1, sigma=1e-3)
+    out = langevin(score, x0, SIGMAS, noise=noise(2, 4000), steps=500, step_size=0.1, sigma=1e-3)
     assert out.mean().item() == pytest.approx(mean, abs=0.1)
     assert out.std().item() == pytest.approx(std, rel=0.05)
 
@@ -171,7 +177,7 @@ def test_langevin_samples_a_gaussian():
 def test_annealed_langevin_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         annealed_langevin(
-            gaussian_score(0, 1), torch.zeros(2, 2), SIGMAS, generator=gen(), **kwargs
+            gaussian_score(0, 1), torch.zeros(2, 2), SIGMAS, noise=noise(0, 2), **kwargs
         )
 
 
@@ -181,18 +187,18 @@ def test_annealed_langevin_rejects_bad_parameters(kwargs, match):
 )
 def test_langevin_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        langevin(gaussian_score(0, 1), torch.zeros(2, 2), SIGMAS, generator=gen(), **kwargs)
+        langevin(gaussian_score(0, 1), torch.zeros(2, 2), SIGMAS, noise=noise(0, 2), **kwargs)
 
 
 def test_rejects_bad_sigmas_and_state():
     score = gaussian_score(0, 1)
     with pytest.raises(ConfigError, match="largest to smallest"):
-        annealed_langevin(score, torch.zeros(2, 2), SIGMAS.flip(0), generator=gen())
+        annealed_langevin(score, torch.zeros(2, 2), SIGMAS.flip(0), noise=noise(0, 2))
     with pytest.raises(ConfigError, match="> 0"):
-        annealed_langevin(score, torch.zeros(2, 2), torch.tensor([1.0, 0.0]), generator=gen())
+        annealed_langevin(score, torch.zeros(2, 2), torch.tensor([1.0, 0.0]), noise=noise(0, 2))
     with pytest.raises(ConfigError, match="non-empty"):
-        langevin(score, torch.zeros(2, 2), torch.tensor([]), generator=gen())
+        langevin(score, torch.zeros(2, 2), torch.tensor([]), noise=noise(0, 2))
     with pytest.raises(ConfigError, match="floating-point"):
-        langevin(score, torch.zeros(2, 2, dtype=torch.long), SIGMAS, generator=gen())
+        langevin(score, torch.zeros(2, 2, dtype=torch.long), SIGMAS, noise=noise(0, 2))
     with pytest.raises(ConfigError, match="convention"):
         annealed_step_sizes(SIGMAS, 1e-5, "k-diffusion")

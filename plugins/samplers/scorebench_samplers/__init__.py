@@ -3,5 +3,5 @@
 Consistent annealed sampling, the predictor-corrector samplers of score SDEs, the EDM
 probability-flow and stochastic samplers, and DPM-Solver++(2M); the Karras noise grid; and an
 analytic digits mixture with an exact score. Every sampler follows scorebench's contract
-``sampler(score, x, sigmas, *, generator, callback=None, **params) -> Tensor``.
+``sampler(score, x, sigmas, *, noise, callback=None, **params) -> Tensor``.
 """

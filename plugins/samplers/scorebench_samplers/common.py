@@ -1,7 +1,7 @@
 """What the samplers share: the state check, one counted score call, fresh noise.
 
 Every sampler has scorebench's signature
-``sampler(score, x, sigmas, *, generator, callback=None, **params) -> Tensor``:
+``sampler(score, x, sigmas, *, noise, callback=None, **params) -> Tensor``:
 
 - ``score(x, sigma)`` is the score function, ``sigma`` a tensor with one value per sample; each
   call is one function evaluation (NFE), so a sampler makes exactly the calls its docstring's
@@ -14,7 +14,9 @@ Every sampler has scorebench's signature
   walks_grid` declares the grid parameters once for all of them). ``steps=None`` is each
   sampler's usual count (18 for EDM's samplers, 20 for DPM-Solver++, 1000 for the PC family,
   the number of levels for CAS), and always the number of levels with ``schedule="levels"``;
-- all noise comes from ``generator``, so equal generator states give equal samples;
+- all noise comes from ``noise(x)`` (:class:`scorebench.api.Noise`): row j from sample j's
+  own generator, so equal noise gives equal samples and a sample never depends on its batch
+  (``pc``'s batch-mean step rule, ``snr_norm="batch"``, declares ``couples_batch``);
 - ``callback(info)`` is called once per score evaluation with ``level`` (the grid index),
   ``step`` (the evaluation's index within that grid step) and ``sigma``; no tensors.
 
@@ -73,11 +75,6 @@ def denoised(
     """Tweedie's posterior mean ``E[x_0 | x] = x + sigma^2 s(x, sigma)`` (EDM's D(x; sigma) for
     the variance-exploding process): one score evaluation."""
     return x + sigma**2 * evaluate(score, x, sigma, callback, level, step)
-
-
-def normal(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Fresh N(0, I) noise of x's shape, device and dtype, from ``generator``."""
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def per_sample(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

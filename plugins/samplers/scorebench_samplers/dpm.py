@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from scorebench.api import Noise
 from scorebench.score import ScoreFn
 from scorebench_samplers.common import Callback, denoised, starts_from_prior
 from scorebench_samplers.grids import walks_grid
@@ -22,7 +23,7 @@ def dpmpp_2m(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M), the multistep second-order solver of the probability-flow ODE in data
@@ -36,7 +37,7 @@ def dpmpp_2m(
     ``D_i = (1 + 1/(2 r_i)) D(x_i; t_i) - 1/(2 r_i) D(x_{i-1}; t_{i-1})``, ``r_i = h_{i-1}/h_i``.
     The first step is first order (``D_i = D(x_0; t_0)``: DDIM), and so is the last, to
     sigma = 0, where h is infinite: it returns ``D(x_{N-1}; t_{N-1})`` (the k-diffusion
-    convention). Second order in the step size. Deterministic: ``generator`` is unused.
+    convention). Second order in the step size. Deterministic: ``noise`` is unused.
 
     Score evaluations: ``steps``.
     """

@@ -15,9 +15,10 @@ import math
 import torch
 
 from scorebench import checks
+from scorebench.api import Noise
 from scorebench.errors import ConfigError
 from scorebench.score import ScoreFn
-from scorebench_samplers.common import Callback, evaluate, normal, starts_from_prior
+from scorebench_samplers.common import Callback, evaluate, starts_from_prior
 from scorebench_samplers.grids import walks_grid
 
 
@@ -42,7 +43,7 @@ def _edm_sampler(
     grid: list[float],
     *,
     heun: bool,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None,
     S_churn: float = 0.0,
     S_tmin: float = 0.0,
@@ -63,7 +64,7 @@ def _edm_sampler(
             gamma = gamma_max if S_tmin <= t <= S_tmax else 0.0
             t_hat = t * (1 + gamma)
             if gamma > 0:  # churn: raise the noise level from t to t_hat with fresh noise
-                x = x + S_noise * math.sqrt(t_hat**2 - t**2) * normal(x, generator)
+                x = x + S_noise * math.sqrt(t_hat**2 - t**2) * noise(x)
             d = slope(x, t_hat, i, 0)
             x_next = x + (t_next - t_hat) * d
             if heun and t_next > 0:  # the step to sigma = 0 stays an Euler step
@@ -80,7 +81,7 @@ def pf_euler(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """Euler's method on the probability-flow ODE ``dx/dsigma = -sigma s(x, sigma)`` of the VE
@@ -90,11 +91,11 @@ def pf_euler(
     From x_0 ~ N(0, t_0^2 I) over the grid t_0 > ... > t_{N-1} (``steps`` levels of
     ``schedule``, default Karras rho=7 over the model's range) and t_N = 0:
     ``x_{i+1} = x_i + (t_{i+1} - t_i) (-t_i s(x_i, t_i))``. First order: the error at sigma = 0
-    halves when ``steps`` doubles. Deterministic: ``generator`` is unused.
+    halves when ``steps`` doubles. Deterministic: ``noise`` is unused.
 
     Score evaluations: ``steps``.
     """
-    return _edm_sampler(score, x, grid, heun=False, generator=generator, callback=callback)
+    return _edm_sampler(score, x, grid, heun=False, noise=noise, callback=callback)
 
 
 @starts_from_prior
@@ -104,7 +105,7 @@ def pf_heun(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """Heun's second-order method on the probability-flow ODE: EDM's deterministic sampler,
@@ -118,7 +119,7 @@ def pf_heun(
 
     Score evaluations: ``2 * steps - 1``.
     """
-    return _edm_sampler(score, x, grid, heun=True, generator=generator, callback=callback)
+    return _edm_sampler(score, x, grid, heun=True, noise=noise, callback=callback)
 
 
 @starts_from_prior
@@ -128,7 +129,7 @@ def edm_stochastic(
     x: torch.Tensor,
     grid: list[float],
     *,
-    generator: torch.Generator | None,
+    noise: Noise | None,
     callback: Callback | None = None,
     S_churn: float = 0.0,
     S_tmin: float = 0.0,
@@ -153,7 +154,7 @@ def edm_stochastic(
         x,
         grid,
         heun=True,
-        generator=generator,
+        noise=noise,
         callback=callback,
         S_churn=S_churn,
         S_tmin=S_tmin,

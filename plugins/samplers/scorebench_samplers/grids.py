@@ -169,7 +169,7 @@ def _grid_parameters(schedule: str) -> list[inspect.Parameter]:
 
 
 def walks_grid(default_steps: int | None, schedule: str) -> Callable[[Callable], Callable]:
-    """Make ``body(score, x, grid, *, generator, callback, **own)`` a sampler that builds its
+    """Make ``body(score, x, grid, *, noise, callback, **own)`` a sampler that builds its
     own grid: the sampler takes ``sigmas`` and the grid parameters ``steps``, ``schedule``
     (default ``schedule``), ``sigma_max``, ``sigma_min`` and ``rho``, and hands ``body`` the
     checked state and :func:`sampling_grid`'s levels (``steps=None``: ``default_steps``).
@@ -182,12 +182,12 @@ def walks_grid(default_steps: int | None, schedule: str) -> Callable[[Callable],
         body_signature = inspect.signature(body)
         body_parameters = list(body_signature.parameters.values())
         own = [p for p in body_parameters if p.kind is p.KEYWORD_ONLY]
-        own = [p for p in own if p.name not in ("generator", "callback")]
+        own = [p for p in own if p.name not in ("noise", "callback")]
         head = [
             body_parameters[0],
             body_parameters[1],
             inspect.Parameter("sigmas", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            body_signature.parameters["generator"],
+            body_signature.parameters["noise"],
             body_signature.parameters["callback"],
         ]
 
@@ -197,7 +197,7 @@ def walks_grid(default_steps: int | None, schedule: str) -> Callable[[Callable],
             x,
             sigmas,
             *,
-            generator,
+            noise,
             callback=None,
             steps=None,
             schedule=schedule,
@@ -215,8 +215,8 @@ def walks_grid(default_steps: int | None, schedule: str) -> Callable[[Callable],
                 sigma_min=sigma_min,
                 rho=rho,
             )
-            x = checks.sampler_state(x, generator)
-            return body(score, x, grid, generator=generator, callback=callback, **params)
+            x = checks.sampler_state(x, noise)
+            return body(score, x, grid, noise=noise, callback=callback, **params)
 
         sampler.__signature__ = body_signature.replace(  # type: ignore[attr-defined]
             parameters=[*head, *_grid_parameters(schedule), *own]

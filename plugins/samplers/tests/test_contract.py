@@ -11,6 +11,7 @@ from scorebench_samplers.edm import edm_stochastic, pf_euler, pf_heun
 from scorebench_samplers.langevin import cas, pc, pc_corrector, pc_predictor
 
 from scorebench.errors import ConfigError
+from scorebench.noise import SampleNoise
 from scorebench.score import CountingScore
 
 MODEL = torch.logspace(0, -2, 10)  # 1 -> 0.01
@@ -28,7 +29,7 @@ STOCHASTIC = {
 def run(sampler, score=None, x=None, seed=0, **params):
     score = score or (lambda y, sigma: -y / (1 + sigma[:, None] ** 2))
     x = torch.randn(6, 3, generator=torch.Generator().manual_seed(99)) if x is None else x
-    return sampler(score, x, MODEL, generator=torch.Generator().manual_seed(seed), **params)
+    return sampler(score, x, MODEL, noise=SampleNoise(seed, range(len(x))), **params)
 
 
 # The docstring's formula for each sampler, checked for several parameter values.
@@ -76,7 +77,7 @@ def test_docstrings_state_paper_and_nfe():
 def test_defaults_are_json_values():
     for sampler in SAMPLERS:
         params = list(inspect.signature(sampler).parameters.values())[3:]  # after score, x, sigmas
-        defaults = {p.name: p.default for p in params if p.name not in ("generator", "callback")}
+        defaults = {p.name: p.default for p in params if p.name not in ("noise", "callback")}
         assert json.loads(json.dumps(defaults)) == defaults, sampler.__name__
 
 
@@ -87,7 +88,7 @@ def test_init_attribute():
 
 
 @pytest.mark.parametrize("sampler", list(STOCHASTIC))
-def test_same_generator_state_same_samples(sampler):
+def test_same_noise_same_samples(sampler):
     params = STOCHASTIC[sampler]
     first, again, other = (run(sampler, seed=s, **params) for s in (0, 0, 1))
     torch.testing.assert_close(first, again, rtol=0, atol=0)
@@ -95,7 +96,7 @@ def test_same_generator_state_same_samples(sampler):
 
 
 @pytest.mark.parametrize("sampler", [pf_euler, pf_heun, dpmpp_2m, edm_stochastic])
-def test_deterministic_samplers_ignore_the_generator(sampler):
+def test_deterministic_samplers_ignore_the_noise(sampler):
     torch.testing.assert_close(run(sampler, seed=0), run(sampler, seed=1), rtol=0, atol=0)
 
 
@@ -144,4 +145,4 @@ def test_bad_parameters_raise_before_any_evaluation(sampler, params, name):
 
 def test_bad_state_is_refused():
     with pytest.raises(ConfigError, match="initial state"):
-        pf_heun(lambda y, s: -y, torch.zeros(3, dtype=torch.long), MODEL, generator=None)
+        pf_heun(lambda y, s: -y, torch.zeros(3, dtype=torch.long), MODEL, noise=None)

@@ -13,6 +13,8 @@ from scorebench_samplers.edm import edm_stochastic, pf_euler, pf_heun
 from scorebench_samplers.grids import sampling_grid
 from scorebench_samplers.langevin import cas, pc, pc_corrector, pc_predictor
 
+from scorebench.noise import SampleNoise
+
 N, D = 4000, 16
 MU = torch.linspace(-1.0, 1.0, D)
 S = 0.5  # the data's standard deviation
@@ -33,9 +35,10 @@ def assert_gaussian(samples: torch.Tensor, mean: torch.Tensor, var: float) -> No
     assert corr.abs().max().item() < 5 / math.sqrt(n), "coordinates are correlated"
 
 
-def standard_normal(seed: int = 0) -> tuple[torch.Tensor, torch.Generator]:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(N, D, generator=generator), generator
+def standard_normal(seed: int = 0) -> tuple[torch.Tensor, SampleNoise]:
+    """N samples' start, x ~ N(0, I), and their noise."""
+    noise = SampleNoise(seed, range(N))
+    return noise.normal((D,)), noise
 
 
 @pytest.mark.parametrize(
@@ -52,17 +55,17 @@ def standard_normal(seed: int = 0) -> tuple[torch.Tensor, torch.Generator]:
     ],
 )
 def test_samples_a_gaussian(sampler, params, var_factor, gaussian_score):
-    x, generator = standard_normal()
-    out = sampler(gaussian_score(MU, S), x, MODEL, generator=generator, **params)
+    x, noise = standard_normal()
+    out = sampler(gaussian_score(MU, S), x, MODEL, noise=noise, **params)
     assert_gaussian(out, MU, S**2 * var_factor)
 
 
 def test_snr_corrector_is_stationary_at_its_predicted_variance(gaussian_score):
     # One level sigma = 1: many corrector steps from N(0, 1) settle at v (1 + snr^2).
-    x, generator = standard_normal()
+    x, noise = standard_normal()
     sigmas = torch.tensor([1.0, 0.5])
     out = pc_corrector(
-        gaussian_score(MU, S), x, sigmas, generator=generator, steps=1, corrector_steps=300,
+        gaussian_score(MU, S), x, sigmas, noise=noise, steps=1, corrector_steps=300,
         snr_norm="batch",
     )  # fmt: skip
     assert_gaussian(out, MU, (S**2 + 1.0) * (1 + 0.16**2))
@@ -75,12 +78,12 @@ def test_snr_step_rule(snr_norm, gaussian_score):
     x, _ = standard_normal()
     x = x[:5]
     out = pc_corrector(
-        score, x, MODEL, generator=torch.Generator().manual_seed(1), steps=1, snr=0.3,
+        score, x, MODEL, noise=SampleNoise(1, range(5)), steps=1, snr=0.3,
         snr_norm=snr_norm,
     )  # fmt: skip
     start = x * 100.0  # from the prior N(0, sigma_max^2 I)
     grad = score(start, torch.full((5,), 100.0))
-    z = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    z = SampleNoise(1, range(5))(x)  # the corrector's first draw
     z_norm, grad_norm = z.norm(dim=1), grad.norm(dim=1)
     if snr_norm == "batch":
         z_norm, grad_norm = z_norm.mean(), grad_norm.mean()
@@ -105,15 +108,15 @@ def test_cas_is_consistent_for_a_point_mass(params, eta, gaussian_score):
     next level's noise, so the last step leaves N(mu, (1 - eta)^2 sigma_L^2 I)."""
     sigmas = torch.logspace(0, -2, 10)  # 1 -> 0.01
     score = gaussian_score(MU, 0.0)
-    x, generator = standard_normal()
-    out = cas(score, MU + x, sigmas, generator=generator, denoise=False, **params)
+    x, noise = standard_normal()
+    out = cas(score, MU + x, sigmas, noise=noise, denoise=False, **params)
     if eta == 1.0:  # no noise left at all
         torch.testing.assert_close(out, MU.expand(N, D), rtol=0, atol=1e-5)
     else:
         assert_gaussian(out, MU, (1 - eta) ** 2 * 0.01**2)
     # The final denoising step then returns the point itself.
-    x, generator = standard_normal()
-    out = cas(score, MU + x, sigmas, generator=generator, denoise=True, **params)
+    x, noise = standard_normal()
+    out = cas(score, MU + x, sigmas, noise=noise, denoise=True, **params)
     torch.testing.assert_close(out, MU.expand(N, D), rtol=0, atol=1e-5)
 
 
@@ -122,11 +125,11 @@ def test_cas_on_a_gaussian_follows_its_linear_recursion(gaussian_score):
     follow in closed form from the paper's update (CAS is consistent only for point masses)."""
     sigmas, steps, eta = torch.logspace(0, -2, 10), 20, 0.6
     grid = sampling_grid(sigmas, steps=steps, schedule="geometric")
-    x, generator = standard_normal()
+    x, noise = standard_normal()
     start_mean, start_var = 0.3, 2.0  # any start: x ~ N(0.3, 2 I)
     out = cas(
         gaussian_score(MU, S), start_mean + math.sqrt(start_var) * x, sigmas,
-        generator=generator, steps=steps, step_lr=eta * grid[-1] ** 2,
+        noise=noise, steps=steps, step_lr=eta * grid[-1] ** 2,
     )  # fmt: skip
     offset, var = start_mean - MU, start_var  # of x - mu
     for i, sigma in enumerate(grid):
@@ -154,7 +157,7 @@ def final_errors(sampler, steps_list) -> list[float]:
 
     exact = mu + (sigma_max * x - mu) * s / math.sqrt(s**2 + sigma_max**2)
     return [
-        (sampler(score, x, sigmas, generator=None, steps=n) - exact).abs().max().item()
+        (sampler(score, x, sigmas, noise=None, steps=n) - exact).abs().max().item()
         for n in steps_list
     ]
 
@@ -175,7 +178,7 @@ def test_dpmpp_2m_takes_the_papers_multistep_update(gaussian_score):
     score = gaussian_score(MU, S)
     x, _ = standard_normal()
     grid = sampling_grid(MODEL, steps=3, schedule="karras")
-    out = dpmpp_2m(score, x, MODEL, generator=None, steps=3)
+    out = dpmpp_2m(score, x, MODEL, noise=None, steps=3)
 
     def denoise(y, t):
         return y + t**2 * score(y, torch.full((y.shape[0],), t))
