@@ -42,17 +42,19 @@ def sample_seed(seed: int, index: int) -> int:
     return _fmix32((index ^ _fmix32(seed & _MASK)) & _MASK)
 
 
-def block_rows(numel: int, device: torch.device) -> int:
-    """How many draws of ``numel`` values a sample's generator may make at once and give the
-    values it gives drawing them one at a time. On the CPU (mt19937) a draw of 16 values or
-    more fills in chunks of 16 and a smaller one value by value, so a block equals its rows
-    drawn in turn when a row holds a multiple of 16 values, or when the whole block holds
-    fewer than 16; on a GPU, one row at a time."""
-    if device.type != "cpu":
-        return 1
-    if numel % 16 == 0:
-        return max(1, min(256, 4096 // numel))
-    return max(1, 15 // numel)
+def row_width(numel: int, device: torch.device) -> int:
+    """How many values one draw of a row of ``numel`` takes from a sample's generator: on the
+    CPU, ``numel`` rounded up to a multiple of 16 (the extra values are drawn and dropped),
+    so that a block of rows has exactly the values of the rows drawn one by one (mt19937
+    fills draws of 16 values or more in chunks of 16, and smaller ones value by value); on
+    a GPU, ``numel``."""
+    return -(-numel // 16) * 16 if device.type == "cpu" else numel
+
+
+def block_rows(width: int, device: torch.device) -> int:
+    """How many rows of ``width`` values a sample's generator draws at once (one on a GPU,
+    where a block would not give the rows' values)."""
+    return max(1, min(256, 4096 // width)) if device.type == "cpu" else 1
 
 
 class SampleNoise:
@@ -60,10 +62,11 @@ class SampleNoise:
     row ``j`` is the next draw of the generator of sample ``indices[j]``.
 
     Drawing row by row from thousands of generators is slow, so each generator draws
-    :func:`block_rows` rows at once where that gives the same values, and hands them out in
-    order; before another kind of draw (or before ``generators`` is handed to a library)
-    the generators are put back where drawing one row at a time would have left them. A
-    sample's values therefore depend only on (seed, i) and on the draws its sampler makes."""
+    :func:`block_rows` rows at once (the values of those rows drawn one by one, see
+    :func:`row_width`) and hands them out in order; before another kind of draw (or before
+    ``generators`` is handed to a library) the generators are put back where drawing one
+    row at a time would have left them. A sample's values therefore depend only on
+    (seed, i) and on the draws its sampler makes."""
 
     def __init__(self, seed: int, indices: Sequence[int], device: torch.device | str = "cpu"):
         self.seed, self.indices, self.device = seed, indices, torch.device(device)
@@ -102,7 +105,8 @@ class SampleNoise:
             self._settle()
         if self._block is None:
             self._block = _Block.draw(kind, self._generators, self.device)
-        out = self._block.rows[self._block.used].view(tuple(shape))
+        numel = kind[2]
+        out = self._block.rows[self._block.used, :, :numel].reshape(tuple(shape))
         self._block.used += 1
         if self._block.used == len(self._block.rows):  # the generators are where they belong
             self._block = None
@@ -114,10 +118,11 @@ class SampleNoise:
         block, self._block = self._block, None
         if block is None:
             return
-        draw, dtype, numel = block.kind
+        draw, dtype, _ = block.kind
+        width = block.rows.shape[2]
         for g, state in zip(self._generators, block.states, strict=True):
             g.set_state(state)
-            draw((block.used, numel), generator=g, device=self.device, dtype=dtype)
+            draw((block.used, width), generator=g, device=self.device, dtype=dtype)
 
     def batch_generator(self) -> torch.Generator:
         """One generator for the whole batch (samplers of the older contract)."""
@@ -151,14 +156,15 @@ class _Block:
     """Rows drawn ahead for one kind of draw: ``rows[t]`` is the batch's t-th draw."""
 
     kind: tuple[Callable, torch.dtype, int]  # (torch.randn or torch.rand, dtype, row size)
-    rows: torch.Tensor  # [k, batch, row size]
+    rows: torch.Tensor  # [k, batch, row width]
     states: list[torch.Tensor]  # each generator's state before the block
     used: int = 0
 
     @classmethod
     def draw(cls, kind, generators: list[torch.Generator], device: torch.device) -> _Block:
         draw, dtype, numel = kind
-        size = (block_rows(numel, device), numel)
+        width = row_width(numel, device)
+        size = (block_rows(width, device), width)
         states = [g.get_state() for g in generators] if size[0] > 1 else []
         rows = [draw(size, generator=g, device=device, dtype=dtype) for g in generators]
         return cls(kind, torch.stack(rows, dim=1), states)

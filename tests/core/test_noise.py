@@ -1,13 +1,13 @@
-"""Per-sample noise: row j of every draw is the next draw of sample j's own generator, also
-where rows are drawn ahead in blocks, whatever the order of draws; seeds never collide
-within a cell."""
+"""Per-sample noise: row j of every draw is the next draw of sample j's own generator (on the
+CPU a row of a multiple of 16 values), also where rows are drawn ahead in blocks, whatever
+the order of draws; seeds never collide within a cell."""
 
 import random
 
 import pytest
 import torch
 
-from scorebench.noise import SampleNoise, block_rows, sample_seed
+from scorebench.noise import SampleNoise, block_rows, row_width, sample_seed
 from scorebench.plugins import registry
 from scorebench.recipes import resolve_config
 from scorebench.sample import draw, initial_state
@@ -29,18 +29,23 @@ def test_any_sequence_of_draws_equals_drawing_row_by_row(trial):
         shape = rng.choice([(2,), (5,), (16,), (1, 8, 8), (3, 5)])
         x = torch.empty((batch, *shape), dtype=dtype)
         draw = torch.rand if kind == "uniform" else torch.randn
-        want = torch.stack([draw(shape, generator=g, dtype=dtype) for g in reference])
         if kind == "generators":  # what diffusers does with the list
+            want = torch.stack([draw(shape, generator=g, dtype=dtype) for g in reference])
             got = torch.stack([draw(shape, generator=g, dtype=dtype) for g in noise.generators])
-        else:
+        else:  # a row of a multiple of 16 values, of which the first are used
+            numel = x[0].numel()
+            width = row_width(numel, torch.device("cpu"))
+            rows = [draw(width, generator=g, dtype=dtype)[:numel] for g in reference]
+            want = torch.stack(rows).reshape(x.shape)
             got = noise(x) if kind == "normal" else noise.uniform(x)
         assert torch.equal(got, want), (kind, dtype, shape)
 
 
-def test_blocks_are_drawn_where_they_give_the_rows_values():
-    cpu = torch.device("cpu")
-    assert block_rows(2, cpu) == 7 and block_rows(64, cpu) == 64 and block_rows(17, cpu) == 1
-    assert block_rows(64, torch.device("cuda")) == 1
+def test_rows_are_padded_to_16_values_on_the_cpu_and_drawn_in_blocks():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [row_width(n, cpu) for n in (2, 16, 17, 64, 3072)] == [16, 16, 32, 64, 3072]
+    assert row_width(2, cuda) == 2 and block_rows(2, cuda) == 1
+    assert block_rows(16, cpu) == 256 and block_rows(64, cpu) == 64 and block_rows(3072, cpu) == 1
 
 
 def test_a_split_batch_draws_the_same_samples():
@@ -102,3 +107,26 @@ def test_sample_i_is_the_same_at_batch_sizes_1_7_and_64(name, params):
     one = batches(1)
     assert torch.isfinite(one).all() and len(one.unique(dim=0)) > 1
     assert torch.equal(batches(7), one) and torch.equal(batches(64), one)
+
+
+def test_a_sampler_of_the_older_contract_gets_one_generator_per_batch():
+    """A third party's sampler written with ``generator`` still runs; its samples depend on
+    its batch, which the cell then records (``depends_on_batch``)."""
+    from scorebench.noise import depends_on_batch, randomness, takes_noise
+
+    def older(score, x, sigmas, *, generator, callback=None, step=0.1):
+        return x + step * torch.randn(x.shape, generator=generator, device=x.device)
+
+    def newer(score, x, sigmas, *, noise, callback=None):
+        return x + noise(x)
+
+    assert not takes_noise(older) and depends_on_batch(older, {})
+    assert takes_noise(newer) and not depends_on_batch(newer, {})
+    given = randomness(older, SampleNoise(0, range(5, 9)))
+    assert isinstance(given["generator"], torch.Generator)
+    config = resolve_config("ncsn", "toy-gmm")
+    config.sample.sampler.params = {}
+    sigmas = torch.tensor([1.0])
+    a, _ = draw(lambda x, s: -x, older, config, sigmas, (2,), range(4))
+    b, _ = draw(lambda x, s: -x, older, config, sigmas, (2,), range(4))
+    assert torch.equal(a, b)  # deterministic for a given batch
