@@ -10,7 +10,8 @@ fingerprint::
 
     RUN/evals/<sampling key>/
         spec.json                    the sampling spec (the key is its hash)
-        samples/shard-XXXXX.npy      uint8 images or float32 points; shard k seeded by (seed, k)
+        samples/shard-XXXXX.npy      uint8 images or float32 points, sample.shard_size of them
+                                     (sample i drawn from its own generator, seeded by (seed, i))
         samples/shard-XXXXX.json     that shard's NFE and drawing time
         samples/samples.json         the sampling record (written when every shard is there)
         samples.png                  a grid (images) or scatter (points) of the samples

@@ -104,28 +104,30 @@ class RunDir:
         return data
 
     def prepare(self, config, *, argv: list[str] | None = None) -> None:
-        """Create the directory, or check that an existing one was trained the same way.
+        """Create the directory, or check that an existing one was trained the same way."""
+        self.check_continues(config)
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.config, config.to_dict())
+        atomic_write_json(self.manifest, manifest(config, argv))
 
-        Keys that do not change the trained weights (more steps, sampling, evaluation,
-        logging, device) may differ: the run continues under the new values."""
+    def check_continues(self, config) -> None:
+        """An existing run may continue under ``config``: keys that do not change the trained
+        weights (more steps, sampling, evaluation, logging, device) may differ."""
         from scorebench.config import flatten
 
-        new = config.to_dict()
-        if self.config.is_file():
-            old, now = flatten(self.saved_config()), flatten(new)
-            changed = sorted(
-                k
-                for k in old.keys() | now.keys()
-                if old.get(k) != now.get(k) and not k.startswith(CHANGEABLE)
+        if not self.config.is_file():
+            return
+        old, now = flatten(self.saved_config()), flatten(config.to_dict())
+        changed = sorted(
+            k
+            for k in old.keys() | now.keys()
+            if old.get(k) != now.get(k) and not k.startswith(CHANGEABLE)
+        )
+        if changed:
+            raise ConfigError(
+                f"run directory {self.path} was trained with another config (differs in: "
+                f"{', '.join(changed)}). Use a new --run-dir, or --force to start over."
             )
-            if changed:
-                raise ConfigError(
-                    f"run directory {self.path} was trained with another config (differs in: "
-                    f"{', '.join(changed)}). Use a new --run-dir, or --force to start over."
-                )
-        self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.config, new)
-        atomic_write_json(self.manifest, manifest(config, argv))
 
 
 #: Config keys a run may change between invocations without invalidating its checkpoints.

@@ -151,7 +151,7 @@ def launch(spec: TrainExecutorSpec, config: RunConfig, run: RunDir, argv: list[s
 
     check_train_executor(spec, config)
     with locked(run, "train", start_over=force, log=log):
-        pass  # refused here, not in the job, when another process holds the run
+        run.check_continues(config)  # refused here, not in the job, as a run in use is
     folder = run.jobs / "%j"
     if spec.name == "local":
         executor = submitit.LocalExecutor(folder=folder, max_num_timeout=spec.max_requeues)

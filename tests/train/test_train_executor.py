@@ -180,3 +180,13 @@ def test_a_job_on_a_run_in_use_is_refused_before_submission(tmp_path):
     finally:
         holder.kill()
         holder.communicate()
+
+
+def test_a_changed_config_is_refused_before_submission(tmp_path):
+    first = scorebench(*TOY, *steps(20, 10), "--run-dir", "run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    done = scorebench(*TOY, *steps(20, 10), "--run-dir", "run", "--set", "train.lr=1e-4",
+                      "--executor", "local", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "trained with another config (differs in: train.lr)" in " ".join(done.stderr.split())
+    assert not (tmp_path / "run" / "jobs").exists()
