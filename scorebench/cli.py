@@ -207,33 +207,61 @@ NODES = typer.Option(
     rich_help_panel=PANEL_CLUSTER,
 )
 GPUS_PER_NODE = typer.Option(
-    None, "--gpus-per-node", metavar="N", help="GPUs per node.", show_default="0",
+    None,
+    "--gpus-per-node",
+    metavar="N",
+    help="GPUs per node.",
+    show_default="0",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 TASKS_PER_NODE = typer.Option(
-    None, "--tasks-per-node", metavar="N", help="DDP ranks per node.", show_default="one per GPU, or 1",
+    None,
+    "--tasks-per-node",
+    metavar="N",
+    help="DDP ranks per node.",
+    show_default="one per GPU, or 1",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 CPUS_PER_TASK = typer.Option(
-    None, "--cpus-per-task", metavar="N", help="Slurm CPUs per rank.", show_default="8",
+    None,
+    "--cpus-per-task",
+    metavar="N",
+    help="Slurm CPUs per rank.",
+    show_default="8",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 PARTITION = typer.Option(
-    None, "--partition", metavar="NAME", help="Slurm partition.", show_default="none: required for slurm",
+    None,
+    "--partition",
+    metavar="NAME",
+    help="Slurm partition.",
+    show_default="none: required for slurm",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 TIMEOUT_MIN = typer.Option(
-    None, "--timeout-min", metavar="N", help="Time limit of one attempt, in minutes.", show_default="1440",
+    None,
+    "--timeout-min",
+    metavar="N",
+    help="Time limit of one attempt, in minutes.",
+    show_default="1440",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 MAX_REQUEUES = typer.Option(
-    None, "--max-requeues", metavar="N", help="Requeues after preemption or time-out.", show_default="3",
+    None,
+    "--max-requeues",
+    metavar="N",
+    help="Requeues after preemption or time-out.",
+    show_default="3",
     rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+)
 SLURM_SET = typer.Option(
-    [], "--slurm-set", metavar="KEY=V", help="Another sbatch option, e.g. account=lab.",
-    show_default="none", rich_help_panel=PANEL_CLUSTER,
-)  # fmt: skip
+    [],
+    "--slurm-set",
+    metavar="KEY=V",
+    help="Another sbatch option, e.g. account=lab.",
+    show_default="none",
+    rich_help_panel=PANEL_CLUSTER,
+)
 RECIPE = typer.Argument(..., help="Recipe name (see `scorebench list recipes`), e.g. ncsn.")
 DATASET = typer.Option(..., "--dataset", "-d", help="Dataset preset of the recipe, e.g. digits.")
 CONFIG = typer.Option(

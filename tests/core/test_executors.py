@@ -191,3 +191,63 @@ def test_an_unwritable_output_directory_exits_2(toy, tmp_path):
     result = scorebench(*args, cwd=toy)
     assert result.returncode == 2, result.stderr
     assert "is not writable" in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_a_worker_killed_mid_cell_loses_nothing_and_a_rerun_computes_only_the_rest(toy):
+    """SIGKILL a worker while it draws a cell: the bench reports it, and the same command
+    again computes only the cells without a result, leaves no temporary file and gives the
+    inline bench's leaderboard."""
+    import signal
+    import time
+
+    slow = ["--sampler", "annealed_langevin:steps_per_level=200,400", "--seeds", "2", "-n", "800"]
+    inline = scorebench("bench", str(_fresh(toy, "k-inline")), *slow, "--out", "k-in", cwd=toy)
+    assert inline.returncode == 0, inline.stderr
+    run = _fresh(toy, "k")
+    args = ["bench", str(run), *slow, "--out", "k-out", "--executor", "local", "--workers", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "scorebench.cli", *args]
+    bench = subprocess.Popen(command, cwd=toy, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    victim, end = None, time.time() + 300
+    while victim is None and time.time() < end and bench.poll() is None:
+        for status in run.glob("evals/*/executor.json"):
+            state = json.loads(status.read_text() or "{}")
+            if state.get("state") == "running":
+                victim = state["pid"]
+                break
+        time.sleep(0.02)
+    assert victim is not None, "no worker was seen drawing a cell"
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = bench.communicate(timeout=600)
+    assert bench.returncode == 2 and "worker(s) failed" in stderr, stderr
+    done = {p.parent.parent.name for p in run.glob("evals/*/results/*.json")}
+    assert len(done) < 4
+    again = scorebench(*args, cwd=toy)
+    assert again.returncode == 0, again.stderr
+    assert f"{4 - len(done)} missing cells to the local executor" in again.stderr
+    assert not list(run.rglob("*.tmp"))
+    assert _metrics(toy / "k-in") == _metrics(toy / "k-out")
+
+
+def test_reference_statistics_are_computed_once_before_the_workers(tmp_path):
+    """An image protocol: the submitting process computes the reference statistics, and
+    every worker's evaluation finds them in the cache."""
+    cache = tmp_path / "cache"
+    env = {"SCOREBENCH_CACHE_DIR": str(cache)}
+    sets = ["network.params.ngf=4", "train.steps=2", "data.batch_size=16",
+            "sample.sampler.params.steps_per_level=1", "runtime.precision=fp32"]  # fmt: skip
+    trained = scorebench(
+        "train", "ncsn", "-d", "digits", "--run-dir", "run",
+        *[a for s in sets for a in ("--set", s)], cwd=tmp_path, **env,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    bench = scorebench(
+        "bench", "run", "--seeds", "4", "-n", "40", "--out", "out", "--executor", "local",
+        cwd=tmp_path, **env,
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    records = [json.loads(p.read_text()) for p in tmp_path.glob("run/evals/*/results/*.json")]
+    assert len(records) == 4
+    assert all(r["reference_cache"]["hit"] for r in records)
+    assert len({r["reference_cache"]["path"] for r in records}) == 1
