@@ -90,15 +90,19 @@ def plugins(
         }
         out.print_json(json.dumps(payload))
         return
-    table = Table(title="scorebench plugins")
-    for column in ("plugin", "version", "source", "hooks", "components"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="scorebench plugins", title_justify="left")
+    # Names never break: the plugin and hook columns are as wide as their longest name, and
+    # the components wrap between names.
+    table.add_column("plugin (version, source)", no_wrap=True)
+    table.add_column("hooks", no_wrap=True)
+    table.add_column("components", overflow="fold")
     for p in manager.plugins:
         provided = "\n".join(
             f"{kind}: {', '.join(c.name for c in cs)}"
             for kind, cs in contributions.get(p.name, {}).items()
         )
-        table.add_row(p.name, p.version, p.source, "\n".join(p.hooks), provided or "-")
+        about = f"{p.name}\n{p.version}, {p.source}"
+        table.add_row(about, "\n".join(p.hooks), provided or "-")
     out.print(table)
     for f in manager.failures:
         out.print(f"plugin {f.name!r} failed ({f.stage}): {f.error}", style="red")

@@ -51,3 +51,23 @@ def test_samples_per_second_are_whole_numbers_not_exponents():
     }
     _, [(cells, _)] = leaderboard.table(group)
     assert "24820" in cells and not any("e+" in c for c in cells)
+
+
+def test_plugins_at_80_columns_never_split_a_name():
+    """Plugin, hook and component names stay whole in `scorebench plugins` at 80 columns."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from scorebench.cli import app
+    from scorebench.plugins import get_plugin_manager
+
+    result = CliRunner().invoke(app, ["plugins"], env={"COLUMNS": "80"}, color=False)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    words = set(re.findall(r"[\w.:-]+", result.output))
+    manager = get_plugin_manager()
+    names = {p.name for p in manager.plugins} | {h for p in manager.plugins for h in p.hooks}
+    for kinds in manager.contributions().values():
+        names |= {c.name for components in kinds.values() for c in components}
+    assert not names - words, f"split at 80 columns: {sorted(names - words)}"
