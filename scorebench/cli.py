@@ -26,7 +26,7 @@ app = typer.Typer(
     name="scorebench",
     help="Train, sample and fairly evaluate score-based generative models.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 # No markup: printed text quotes user input (paths, names, --set values) that may hold

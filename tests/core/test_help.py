@@ -79,3 +79,11 @@ def test_compare_help_names_its_default_gates():
     for metric in ("fid", "isc_mean", "swd", "mode_weight_error"):
         assert metric in result.output
     assert "10%" in result.output
+
+
+def test_help_paragraphs_flow_instead_of_keeping_the_docstring_line_breaks():
+    """A command's description is re-wrapped to the terminal, not broken where the
+    docstring's source lines end (issue 26)."""
+    result = CliRunner().invoke(_app(), ["bench", "--help"], env={"COLUMNS": "200"}, color=False)
+    assert result.exit_code == 0, result.output
+    assert "rerunning computes only what is missing. Under torchrun" in result.output
