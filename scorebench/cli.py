@@ -194,70 +194,32 @@ def _run_dir(run_dir, recipe, dataset):
 
 
 PANEL_CLUSTER = "On a cluster (submitit)"
-TRAIN_EXECUTOR = typer.Option(
-    None,
+
+
+def _cluster_option(flag: str, help: str, default: str, metavar: str = "N"):
+    return typer.Option(
+        None,
+        flag,
+        metavar=metavar,
+        help=help,
+        show_default=default,
+        rich_help_panel=PANEL_CLUSTER,
+    )
+
+
+TRAIN_EXECUTOR = _cluster_option(
     "--executor",
-    metavar="NAME",
-    help="Where training runs: here, local (processes on this machine) or slurm (a job).",
-    show_default="inline: here",
-    rich_help_panel=PANEL_CLUSTER,
+    "Where training runs: here, local (processes on this machine) or slurm (a job).",
+    "inline: here",
+    "NAME",
 )
-NODES = typer.Option(
-    None,
-    "--nodes",
-    metavar="N",
-    help="Nodes of the job.",
-    show_default="1",
-    rich_help_panel=PANEL_CLUSTER,
-)
-GPUS_PER_NODE = typer.Option(
-    None,
-    "--gpus-per-node",
-    metavar="N",
-    help="GPUs per node.",
-    show_default="0",
-    rich_help_panel=PANEL_CLUSTER,
-)
-TASKS_PER_NODE = typer.Option(
-    None,
-    "--tasks-per-node",
-    metavar="N",
-    help="DDP ranks per node.",
-    show_default="one per GPU, or 1",
-    rich_help_panel=PANEL_CLUSTER,
-)
-CPUS_PER_TASK = typer.Option(
-    None,
-    "--cpus-per-task",
-    metavar="N",
-    help="Slurm CPUs per rank.",
-    show_default="8",
-    rich_help_panel=PANEL_CLUSTER,
-)
-PARTITION = typer.Option(
-    None,
-    "--partition",
-    metavar="NAME",
-    help="Slurm partition.",
-    show_default="none: required for slurm",
-    rich_help_panel=PANEL_CLUSTER,
-)
-TIMEOUT_MIN = typer.Option(
-    None,
-    "--timeout-min",
-    metavar="N",
-    help="Time limit of one attempt, in minutes.",
-    show_default="1440",
-    rich_help_panel=PANEL_CLUSTER,
-)
-MAX_REQUEUES = typer.Option(
-    None,
-    "--max-requeues",
-    metavar="N",
-    help="Requeues after preemption or time-out.",
-    show_default="3",
-    rich_help_panel=PANEL_CLUSTER,
-)
+NODES = _cluster_option("--nodes", "Nodes of the job.", "1")
+GPUS_PER_NODE = _cluster_option("--gpus-per-node", "GPUs per node.", "0")
+TASKS_PER_NODE = _cluster_option("--tasks-per-node", "DDP ranks per node.", "one per GPU, or 1")
+CPUS_PER_TASK = _cluster_option("--cpus-per-task", "Slurm CPUs per rank.", "8")
+PARTITION = _cluster_option("--partition", "Slurm partition.", "none: required for slurm", "NAME")
+TIMEOUT_MIN = _cluster_option("--timeout-min", "Time limit of one attempt, in minutes.", "1440")
+MAX_REQUEUES = _cluster_option("--max-requeues", "Requeues after preemption or time-out.", "3")
 SLURM_SET = typer.Option(
     [],
     "--slurm-set",

@@ -1,5 +1,7 @@
 """Fixtures of scorebench's own tests (the shared setup is in the repository's conftest.py)."""
 
+import os
+
 import pytest
 
 
@@ -89,3 +91,28 @@ def install_plugins(tmp_path_factory):
         return target
 
     return install
+
+
+FAKE_SBATCH = """#!/bin/sh
+# Records what would be submitted; never a cluster.
+for last in "$@"; do :; done
+cp "$last" "$SBATCH_LOG/submission.sh"
+echo "$@" > "$SBATCH_LOG/args"
+echo "Submitted batch job 4242"
+"""
+
+
+@pytest.fixture
+def fake_slurm(tmp_path):
+    """Slurm's commands on PATH as stand-ins: sbatch records the submission script in
+    ``tmp_path/submission.sh`` and answers job 4242; sinfo lists partitions gpu and cpu."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (
+        ("sbatch", FAKE_SBATCH),
+        ("sinfo", "#!/bin/sh\necho 'gpu*'\necho cpu\n"),
+        ("srun", "#!/bin/sh\nexit 1\n"),  # submitit looks for it; nothing runs it here
+    ):
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(tmp_path)}

@@ -97,29 +97,6 @@ def test_a_failed_cell_is_shown_with_its_error_and_a_rerun_computes_only_it(toy)
     assert len(_metrics(toy / "broken")) == 2
 
 
-FAKE_SBATCH = """#!/bin/sh
-# Records what would be submitted; never a cluster.
-for last in "$@"; do :; done
-cp "$last" "$SBATCH_LOG/submission.sh"
-echo "$@" > "$SBATCH_LOG/args"
-echo "Submitted batch job 4242"
-"""
-
-
-@pytest.fixture
-def fake_slurm(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (
-        ("sbatch", FAKE_SBATCH),
-        ("sinfo", "#!/bin/sh\necho 'gpu*'\necho cpu\n"),
-        ("srun", "#!/bin/sh\nexit 1\n"),  # submitit looks for it; nothing runs it here
-    ):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(tmp_path)}
-
-
 def test_slurm_submits_one_array_over_the_missing_cells(toy, tmp_path, fake_slurm):
     run = _fresh(toy, "d")
     spec = tmp_path / "spec.yaml"

@@ -94,28 +94,6 @@ def test_two_local_ranks_are_ddp_with_identical_replicas(tmp_path):
     assert '"world_size": 2' in metrics and '"max_rank_difference": 0.0' in metrics
 
 
-FAKE_SBATCH = """#!/bin/sh
-# Records what would be submitted; never a cluster.
-for last in "$@"; do :; done
-cp "$last" "$SBATCH_LOG/submission.sh"
-echo "Submitted batch job 4243"
-"""
-
-
-@pytest.fixture
-def fake_slurm(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (
-        ("sbatch", FAKE_SBATCH),
-        ("sinfo", "#!/bin/sh\necho 'gpu*'\necho cpu\n"),
-        ("srun", "#!/bin/sh\nexit 1\n"),
-    ):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_LOG": str(tmp_path)}
-
-
 def test_slurm_submits_one_job_of_nodes_times_gpus_ranks(tmp_path, fake_slurm):
     done = scorebench(
         "train", "ncsn", "--dataset", "toy-gmm", "--run-dir", "run", "--device", "cuda",
@@ -124,7 +102,7 @@ def test_slurm_submits_one_job_of_nodes_times_gpus_ranks(tmp_path, fake_slurm):
         cwd=tmp_path, **fake_slurm,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "submitted Slurm job 4243 (8 rank(s) on 2 node(s))" in " ".join(done.stdout.split())
+    assert "submitted Slurm job 4242 (8 rank(s) on 2 node(s))" in " ".join(done.stdout.split())
     submission = (tmp_path / "submission.sh").read_text()
     for line in (
         "#SBATCH --nodes=2",
