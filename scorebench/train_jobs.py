@@ -105,6 +105,12 @@ def _check_local_gpus(wanted: int) -> None:
         raise ConfigError(f"--gpus-per-node {wanted}, but this machine has {here} GPU(s).")
 
 
+class JobFailed(ScorebenchError):
+    """The job itself failed (not a mistake in what was asked)."""
+
+    exit_code = 1
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainJob:
     """What a task of the job runs: join the distributed job submitit describes, then
@@ -142,8 +148,9 @@ class TrainJob:
         return submitit.helpers.DelayedSubmission(self)
 
 
-def launch(spec: TrainExecutorSpec, config: RunConfig, run: RunDir, argv: list[str], *,
-           force: bool, log) -> Any:  # fmt: skip
+def launch(
+    spec: TrainExecutorSpec, config: RunConfig, run: RunDir, argv: list[str], *, force: bool, log
+) -> Any:
     """Submit the training job (the run moved aside first with ``force``); returns
     submitit's job."""
     import submitit
@@ -186,7 +193,7 @@ def wait(job) -> dict[str, Any]:
         results = job.results()  # one per rank
     except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as exc:
         tail = "\n".join(str(exc).strip().splitlines()[-6:])
-        raise ScorebenchError(
+        raise JobFailed(
             f"training job {job.job_id} failed (log: {job.paths.stderr}):\n{tail}"
         ) from None
     for result in results:
