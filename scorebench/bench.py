@@ -491,9 +491,9 @@ def run_bench(
 
 
 def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, log, command):
-    """Hand the missing cells to the spec's executor, their protocols' reference
-    statistics computed here first (once, before any worker). Local workers are waited
-    for; a Slurm submission returns what was submitted."""
+    """Hand the missing cells to the spec's executor (cells whose result is stored are
+    left out). Local workers are waited for; a Slurm submission returns what was
+    submitted."""
     from scorebench.evals import cached_result, plan, plan_key
 
     plans: dict[str, Any] = {}

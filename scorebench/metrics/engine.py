@@ -13,11 +13,13 @@ functions (``isc_features_to_metric``, ``fid_statistics_to_metric``,
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import warnings
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -180,16 +182,43 @@ def ensure_reference(
     """The reference features per layer (``features-<layer>``) and FID statistics
     (``fid-mu``, ``fid-sigma``) of ``reference_protocol``: loaded from the cache when the
     entry is whole and every file has its recorded SHA-256, else computed and written
-    (atomically). Returns ``(directory, arrays, was_cached)``. ``make_dataset()`` builds the
-    reference Dataset (uint8)."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics
-
+    (atomically, under a lock, so processes racing for one entry compute it once). Returns
+    ``(directory, arrays, was_cached)``. ``make_dataset()`` builds the reference Dataset
+    (uint8)."""
     root = cache_dir / "reference" / protocol_fingerprint(reference_protocol)
     layers = reference_layers(prepared)
     names = [f"features-{layer}" for layer in layers] + ["fid-mu", "fid-sigma"]
     cached = _load_entry(root, reference_protocol, names)
     if cached is not None:
         return root, cached, True
+    with _entry_lock(root):  # workers of one bench: the first computes, the others wait
+        cached = _load_entry(root, reference_protocol, names)
+        if cached is not None:
+            return root, cached, True
+        arrays = _compute_entry(prepared, reference_protocol, make_dataset, root, layers,
+                                device=device, batch_size=batch_size)  # fmt: skip
+    return root, arrays, False
+
+
+@contextmanager
+def _entry_lock(root: Path):
+    """An exclusive lock (flock, released by the kernel if its holder dies) on one cache
+    entry, beside it."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root.parent / f".{root.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _compute_entry(prepared, reference_protocol, make_dataset, root: Path, layers, *,
+                   device: str, batch_size: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Extract the reference features, write them and their FID statistics atomically,
+    the manifest last."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
     features = extract_features(
         prepared, make_dataset(), layers=layers, device=device, batch_size=batch_size
     )
@@ -204,7 +233,7 @@ def ensure_reference(
     # Written last: its presence says the entry is complete, its hashes what it holds.
     manifest = {"protocol": reference_protocol, "sha256": hashes}
     atomic_write_json(root / "protocol.json", manifest)
-    return root, arrays, False
+    return arrays
 
 
 def _load_entry(
