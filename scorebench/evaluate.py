@@ -348,22 +348,6 @@ class _ImageEvaluation:
 
         return engine.ReferenceSubset(self.ds, self.indices, self.prepared.channels)
 
-    def cached_reference(self) -> tuple[Any, Any, bool | None]:
-        """(cache directory, reference features and FID statistics, whether they were
-        cached): computed once per protocol and kept in scorebench's cache."""
-        from scorebench.metrics import engine
-
-        if self.protocol["reference"] is None:
-            return cache_dir(), None, None
-        return engine.ensure_reference(
-            self.prepared,
-            self.protocol["reference"],
-            self.reference_images,
-            cache_dir=cache_dir(),
-            device=self.device,
-            batch_size=self.batch_size,
-        )
-
     def __call__(self, samples: Any) -> dict[str, Any]:
         import torch
 
@@ -374,7 +358,16 @@ class _ImageEvaluation:
         n, shape = p["n_samples"], tuple(p["sample_shape"])
         if len(x) != n or tuple(x.shape[1:]) != shape:
             raise ConfigError(f"planned {n} samples of shape {shape}, got {tuple(x.shape)}")
-        cache, reference, hit = self.cached_reference()
+        cache, reference, hit = cache_dir(), None, None
+        if p["reference"] is not None:
+            cache, reference, hit = engine.ensure_reference(
+                self.prepared,
+                p["reference"],
+                self.reference_images,
+                cache_dir=cache,
+                device=self.device,
+                batch_size=self.batch_size,
+            )
         features = tuple(p["layers"])
         values = (
             engine.compute_metrics(

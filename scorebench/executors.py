@@ -6,8 +6,9 @@ Executor settings are not part of any cell: a cell is the same computation where
 runs. Workers share nothing but the file system. Each cell is computed under its own lock
 (a cell another worker holds is skipped, a cell already done is skipped), its files are
 written atomically, and a protocol's reference statistics are computed once, under a lock
-on their cache entry (:func:`scorebench.metrics.engine.ensure_reference`). Every worker records its state in the cell's
-``executor.json``, which ``scorebench bench --status OUT`` reads.
+on their cache entry (:func:`scorebench.metrics.engine.ensure_reference`). Every worker
+records its state in the cell's ``executor.json``, which ``scorebench bench --status OUT``
+reads.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ def sample_seed(seed: int, index: int) -> int:
 
     torch's CPU generator (mt19937) keeps only the low 32 bits of a seed, so the pair is
     folded into 32 bits by a bijection of the index for each cell seed: no two samples of a
-    cell share a stream, and two seeds' cells share one only if their seeds' hashes differ
-    in the low bits alone (probability about n / 2^32)."""
+    cell share a stream, and two cells of n samples with different seeds share one only if
+    their seeds' hashes agree above the lowest log2(n) bits (probability about 2n / 2^32)."""
     return _fmix32((index ^ _fmix32(seed & _MASK)) & _MASK)
 
 

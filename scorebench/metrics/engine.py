@@ -195,8 +195,9 @@ def ensure_reference(
         cached = _load_entry(root, reference_protocol, names)
         if cached is not None:
             return root, cached, True
-        arrays = _compute_entry(prepared, reference_protocol, make_dataset, root, layers,
-                                device=device, batch_size=batch_size)  # fmt: skip
+        arrays = _compute_entry(
+            prepared, reference_protocol, make_dataset, root, layers, device, batch_size
+        )
     return root, arrays, False
 
 
@@ -213,8 +214,9 @@ def _entry_lock(root: Path):
         os.close(fd)
 
 
-def _compute_entry(prepared, reference_protocol, make_dataset, root: Path, layers, *,
-                   device: str, batch_size: int) -> dict[str, np.ndarray]:  # fmt: skip
+def _compute_entry(
+    prepared, reference_protocol, make_dataset, root: Path, layers, device: str, batch_size: int
+) -> dict[str, np.ndarray]:
     """Extract the reference features, write them and their FID statistics atomically,
     the manifest last."""
     from torch_fidelity.metric_fid import fid_features_to_statistics
