@@ -1,293 +1,135 @@
-"""Every contract a plugin implements, in one place.
+"""What a plugin author imports: every contract, the helpers a plugin needs, and every rule.
 
-A plugin's ``register_*`` hooks (:mod:`scorebench.hookspecs`) return
-:class:`scorebench.registry.Component` objects; each component's factory makes one of the
-objects typed below. :data:`CONTRACTS` maps each component kind to its contract, and
-``scorebench.registry.KINDS`` is derived from it. This module imports no torch: the types
-are for readers and type checkers (``typing.Protocol``, structural: nothing to inherit),
-except :class:`Recipe`, the dataclass a recipe factory returns (also importable from
-:mod:`scorebench.recipes`).
+First-party plugins import the core only through this module and :mod:`scorebench.checks`
+(parameter checks); a test holds them to it. The types are in :mod:`scorebench.contracts`;
+importing this module imports no torch (the torch-backed helpers load on first use), so
+listing plugins stays fast.
+
+A plugin registers components from its ``register_<kind>`` hooks (decorated with
+:data:`hookimpl`, listed in :mod:`scorebench.hookspecs`), each a :class:`Component`: a name,
+a factory (a callable, or a ``"module:attr"`` string imported only when used) and a summary.
+
+The rules a sampler follows (:class:`Sampler`):
+
+* **Signature.** ``sampler(score, x, sigmas, *, noise, callback=None, **params) -> Tensor``.
+  ``x`` is the initial state, drawn by the driver and never modified in place; ``sigmas``
+  are the model's levels, largest first. Return the final samples, not clamped.
+* **Initial state.** The driver draws the run's configured ``sample.init``; a sampler that
+  starts from its own prior is decorated with :func:`starts_from_prior` (attribute
+  ``init = "standard_normal"``): it gets x ~ N(0, I) and scales it itself.
+* **Randomness.** Every draw comes from ``noise(x)`` or ``noise.uniform(x)``
+  (:class:`Noise`): row j from sample j's own generator, so a sample never depends on its
+  batch. A sampler whose update reads the whole batch declares ``couples_batch(params) ->
+  bool``; its cells then record the batch layout.
+* **NFE.** Every call of ``score`` is one function evaluation, whatever the batch; the
+  driver counts the calls, so a sampler's documented NFE formula must match them.
+* **Progress.** ``callback(info)`` is called once per score evaluation with a
+  :class:`StepInfo` (plain numbers, no tensors).
+* **The spec.** Every keyword parameter with a default, except ``noise``, ``generator`` and
+  ``callback``, enters each cell's spec with its value (given or default): defaults must be
+  JSON-representable, and any of them can be swept by ``scorebench bench --sampler
+  NAME:PARAM=V1,V2``. Two specs that differ only in spelling out a default are one cell.
+* **Dry run.** Before any cell is drawn the core calls the sampler once on one chain with a
+  score that stops it at its first call: check parameters before the first score call and
+  raise :class:`ConfigError` with the reason, so a bad value fails before any work.
+
+A score source (:class:`ScoreFunction`) answers ``score(x, sigma)`` at any sigma and declares
+``shape``; a metric declares :class:`MetricMeta`; a recipe factory returns a :class:`Recipe`.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+import importlib
+from typing import TYPE_CHECKING, Any
 
+from scorebench import hookimpl
 from scorebench.config import merge
-from scorebench.errors import ConfigError
+from scorebench.contracts import (
+    CONTRACTS,
+    IMAGES,
+    POINTS,
+    STANDARD_NORMAL,
+    BenchFactory,
+    DataKind,
+    Dataset,
+    FeatureExtractor,
+    FeatureMetric,
+    Loss,
+    MetricMeta,
+    Network,
+    Noise,
+    Recipe,
+    RecipeFactory,
+    SampleMetric,
+    Sampler,
+    Schedule,
+    ScoreFn,
+    ScoreFunction,
+    StepInfo,
+    kind_of,
+    starts_from_prior,
+)
+from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.files import atomic_write
+from scorebench.metrics.protocol import file_sha256
+from scorebench.paths import cache_dir
+from scorebench.plugins import load, registry
+from scorebench.registry import Component
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
-    from scorebench.metrics.extractors import PreparedExtractor, Weights
-    from scorebench.score import LossOutput
-
-
-class ScoreFn(Protocol):
-    """A score: ``score(x, sigma)`` estimates grad log p_sigma(x), with one sigma per sample
-    (``sigma`` of shape ``[batch]``). Every call is one function evaluation (NFE)."""
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
-
-
-class Network(Protocol):
-    """A score network (a ``torch.nn.Module``). ``forward(x, cond)`` returns a tensor of
-    x's shape; ``conditioning`` says what ``cond`` is: ``"level"`` (the integer index of a
-    trained noise level, as in NCSN) or ``"sigma"`` (the noise level itself, the default
-    when the attribute is absent)."""
-
-    conditioning: Literal["level", "sigma"]
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class Schedule(Protocol):
-    """A noise schedule: ``sigmas()`` is a 1-D float tensor of noise levels, largest first."""
-
-    def sigmas(self) -> torch.Tensor: ...
-
-
-class Loss(Protocol):
-    """A training loss: ``loss(model, x, sigmas, generator)`` draws noise levels and noise
-    with ``generator`` and returns :class:`scorebench.score.LossOutput` (the scalar to
-    minimise, per-sample values and their level indices, for the per-level log)."""
-
-    def __call__(
-        self,
-        model: torch.nn.Module,
-        x: torch.Tensor,
-        sigmas: torch.Tensor,
-        generator: torch.Generator | None,
-    ) -> LossOutput: ...
-
-
-class Noise(Protocol):
-    """A sampler's randomness, sample by sample (:class:`scorebench.noise.SampleNoise`):
-    ``noise(x)`` is N(0, I) of x's shape, dtype and device, and ``noise.uniform(x)`` U[0, 1),
-    row j drawn from sample j's own generator (seeded by the cell's seed and the sample's
-    index), so a sample never depends on the batch it is drawn in. ``generators`` is that
-    list, for a library that takes one generator per sample (diffusers)."""
-
-    generators: list[torch.Generator]
-
-    def __len__(self) -> int: ...
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def uniform(self, x: torch.Tensor) -> torch.Tensor: ...
-
-
-class Sampler(Protocol):
-    """A sampler, registered as itself (no factory call).
-
-    ``x`` is the initial state (the driver draws it, so a sampler stays pure); ``sigmas``
-    are the model's levels, largest first; ``callback(info)`` reports progress. Every random
-    draw comes from ``noise`` (:class:`Noise`): same noise in, same samples out. A sampler
-    whose update reads the whole batch (a batch-mean step size) says so with the attribute
-    ``couples_batch(params) -> bool``; its cells then record the batch layout. (A sampler
-    with a ``generator`` parameter instead of ``noise``, the older contract, gets one
-    ``torch.Generator`` per batch, and its cells record the batch layout too.) Every keyword
-    parameter, with its default, is part of an evaluation's spec: give JSON-representable
-    defaults, and any of them can be swept by ``scorebench bench --sampler
-    NAME:PARAM=V1,V2``. A sampler that starts from its own prior sets the attribute
-    ``init = "standard_normal"``."""
-
-    def __call__(
-        self,
-        score: ScoreFn,
-        x: torch.Tensor,
-        sigmas: torch.Tensor,
-        *,
-        noise: Noise | None,
-        callback: Callable[[dict[str, Any]], None] | None = None,
-        **params: Any,
-    ) -> torch.Tensor: ...
-
-
-class ScoreFunction(ScoreFn, Protocol):
-    """A score with nothing to train: an analytic one (an oracle, exact at every sigma) or
-    a model a bridge loads (a diffusers checkpoint). It declares ``shape`` (or ``dim``), the
-    shape of one sample, and may offer ``sample(n, generator)``: i.i.d. draws, the reference
-    of oracle benchmarks. A model says how it answers a sigma in ``sigma_query`` (default
-    "exact") and what identifies it in ``identity`` (a dict: weights hashes, library
-    version...); both enter every cell's spec."""
-
-
-#: What a dataset holds: images (items of shape (C, H, W), values in [0, 1]) or points
-#: (items of shape (D,)). Metrics declare the kinds they apply to.
-DataKind = Literal["images", "points"]
-IMAGES: DataKind = "images"
-POINTS: DataKind = "points"
-
-
-def kind_of(shape: Sequence[int]) -> DataKind:
-    """The kind of data whose items have ``shape``: the one place the core tells stored
-    samples apart (a dataset declares its ``kind``; it is checked against its shape)."""
-    return IMAGES if len(shape) == 3 else POINTS
-
-
-@runtime_checkable
-class Dataset(Protocol):
-    """A dataset, made by ``factory(root, split, **params)``.
-
-    Items are float tensors: images in [0, 1] of shape (C, H, W), or points of shape (D,);
-    no labels. ``kind`` says which (:data:`DataKind`). An image dataset names its default
-    feature network in ``extractor`` (a registered feature extractor, used when
-    ``eval.extractor`` is ``auto``). Optional attributes the core reads: ``targets``
-    (labels), ``mixture`` (a toy's true Gaussian mixture: ``means``, ``weights``, ``std``;
-    metrics that need it say so), ``log_likelihood(x)`` (the exact density),
-    ``batch(indices)`` (many items at once, for point sets) and ``files`` (the files behind
-    a file-backed dataset: their names and sizes are part of the reference protocol)."""
-
-    name: str
-    split: str
-    kind: DataKind
-    shape: tuple[int, ...]  # one item's
-    reference_split: str  # the split that metrics compare samples against
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, index: int) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class FeatureExtractor(Protocol):
-    """A feature network for the feature metrics, made by ``factory(**params)`` (component
-    ``meta["type"] == "feature-extractor"``). ``prepare`` loads it and says what identifies
-    it (:class:`scorebench.metrics.extractors.PreparedExtractor`); set
-    ``accepts_inception_weights = True`` to receive ``--inception-weights`` (a path, or an
-    :class:`~scorebench.metrics.extractors.InceptionWeights` saying whether a file of
-    another hash is trusted)."""
-
-    name: str
-    accepts_inception_weights: bool
-
-    def prepare(
-        self, *, weights: Weights, cache_dir: Path, data_root: str | Path | None
-    ) -> PreparedExtractor: ...
-
-
-class FeatureMetric(Protocol):
-    """IS, FID, KID or precision/recall of image features (``meta["type"] ==
-    "feature-metric"``), registered as itself and called by torch-fidelity's engine
-    (:mod:`scorebench.metrics.engine`) with the arguments ``calculate_metrics`` passes."""
-
-    def __call__(
-        self,
-        features: torch.Tensor,
-        reference: dict[str, Any],
-        layer: str,
-        settings: dict,
-        seed: int,
-    ) -> dict[str, float]: ...
-
-
-@runtime_checkable
-class SampleMetric(Protocol):
-    """A metric of the samples themselves (``meta["type"] == "sample-metric"``), made by
-    ``factory()``. ``settings(dataset, seed)`` is what the protocol records (and
-    fingerprints); the call returns the values, with ``reference()`` giving the reference
-    items as one tensor and ``dataset`` the reference dataset.
-
-    Every metric component declares in its ``meta``: ``kinds`` (the :data:`DataKind` values
-    it applies to), ``needs`` (a dataset attribute it reads, such as ``mixture``; optional),
-    ``values`` (``{key: (label, "lower" or "higher")}``: which is better), ``order`` (the
-    column order of tables: the first column ranks them), ``gates`` (``{key: relative
-    change}`` that ``scorebench compare`` flags by default) and ``scale`` (a sentence for
-    the report). Tables, plots, checkpoint selection and the regression gate read them."""
-
-    def settings(self, dataset: Dataset, seed: int) -> dict[str, Any]: ...
-
-    def __call__(
-        self,
-        samples: torch.Tensor,
-        *,
-        reference: Callable[[], torch.Tensor],
-        dataset: Dataset,
-        seed: int,
-    ) -> dict[str, float]: ...
-
-
-@dataclass
-class Recipe:
-    """``base`` holds what every dataset shares; ``presets[dataset]`` is merged on top.
-
-    A preset may be a function returning the dict, called only when that dataset is asked
-    for (presets computed from data, such as NCSNv2's, then cost nothing elsewhere).
-
-    ``baselines`` names the baseline tables (shipped in ``scorebench/published/baselines``) that
-    runs of this recipe are compared with, per dataset.
-    """
-
-    name: str
-    summary: str
-    base: dict[str, Any]
-    presets: dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]
-    baselines: dict[str, list[str]] = field(default_factory=dict)
-
-    def preset(self, dataset: str) -> dict[str, Any]:
-        if dataset not in self.presets:
-            close = difflib.get_close_matches(dataset, self.presets, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"recipe {self.name!r} has no preset for dataset {dataset!r}.{hint} "
-                f"Presets: {', '.join(self.presets)}."
-            )
-        preset = self.presets[dataset]
-        preset = preset() if callable(preset) else preset
-        return merge(self.base, {"recipe": self.name, "dataset": dataset, **preset})
-
-
-class RecipeFactory(Protocol):
-    """``factory()`` -> :class:`Recipe`."""
-
-    def __call__(self) -> Recipe: ...
-
-
-class BenchFactory(Protocol):
-    """``factory()`` -> a bench spec (the YAML/TOML format of :mod:`scorebench.bench`)."""
-
-    def __call__(self) -> dict[str, Any]: ...
-
-
-#: Component kind -> (its contracts, what a factory makes, in one line).
-CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
-    "networks": ((Network,), "score networks: factory(**params) -> torch.nn.Module"),
-    "schedules": ((Schedule,), "noise schedules: factory(**params) -> object with .sigmas()"),
-    "losses": ((Loss,), "training losses: factory(**params) -> loss(model, x, sigmas, generator)"),
-    "samplers": ((Sampler,), "samplers: sampler(score, x, sigmas, *, noise, **params)"),
-    "score_functions": ((ScoreFunction,), "analytic scores: factory(**params) -> score(x, sigma)"),
-    "datasets": ((Dataset,), "datasets: factory(root, split, **params) -> Dataset"),
-    "metrics": (
-        (FeatureExtractor, FeatureMetric, SampleMetric),
-        "feature extractors: factory(**params); metrics: factory()(samples, ...) -> values",
-    ),
-    "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.api.Recipe"),
-    "benches": ((BenchFactory,), "bench presets: factory() -> a spec for `bench --preset`"),
+#: Helpers that import torch, loaded on first use: name -> module.
+_LAZY = {
+    "LossOutput": "scorebench.score",
+    "network_condition": "scorebench.score",
+    "SampleNoise": "scorebench.noise",
+    "TOY_GMM": "scorebench.data.toys",
+    "toy_gmm": "scorebench.data.toys",
+    "digits": "scorebench.data.digits",
+    "mode_weight_error": "scorebench.metrics.points",
 }
 
-__all__: Sequence[str] = [
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scorebench.api' has no attribute {name!r}")
+
+
+__all__ = [
     "CONTRACTS",
+    "IMAGES",
+    "POINTS",
+    "STANDARD_NORMAL",
     "BenchFactory",
-    "Dataset",
+    "Component",
+    "ConfigError",
     "DataKind",
+    "Dataset",
     "FeatureExtractor",
     "FeatureMetric",
     "Loss",
-    "IMAGES",
+    "MetricMeta",
     "Network",
     "Noise",
-    "POINTS",
-    "SampleMetric",
+    "Recipe",
     "RecipeFactory",
+    "SampleMetric",
     "Sampler",
     "Schedule",
     "ScoreFn",
     "ScoreFunction",
+    "ScorebenchError",
+    "StepInfo",
+    "atomic_write",
+    "cache_dir",
+    "file_sha256",
+    "hookimpl",
     "kind_of",
+    "load",
+    "merge",
+    "registry",
+    "starts_from_prior",
+    *_LAZY,
 ]

@@ -6,6 +6,7 @@ Heavy modules (torch, torchvision, the plugins' models) are imported inside comm
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -19,7 +20,7 @@ from scorebench import __version__
 from scorebench.errors import ScorebenchError
 from scorebench.metrics.extractors import InceptionWeights
 from scorebench.plugins import get_plugin_manager
-from scorebench.registry import KINDS
+from scorebench.registry import KINDS, singular
 from scorebench.report.leaderboard import default_gates
 
 app = typer.Typer(
@@ -56,9 +57,13 @@ def _kind(name: str) -> str:
     """Accept 'samplers', 'sampler' and 'score-functions' for the kind names."""
     key = name.strip().lower().replace("-", "_")
     for kind in KINDS:
-        if key in (kind, kind.rstrip("s")):
+        if key in (kind, singular(kind)):
             return kind
     raise ScorebenchError(f"unknown component kind {name!r}. Kinds: {', '.join(KINDS)}.")
+
+
+def _meta(component) -> dict | None:
+    return dataclasses.asdict(component.meta) if component.meta else None
 
 
 @app.command(rich_help_panel=PANEL_INFO)
@@ -132,12 +137,12 @@ def list_components(
     if as_json:
         payload = {
             k: [
-                {"name": name, "plugin": c.plugin, "summary": c.summary, "meta": c.meta}
+                {"name": name, "plugin": c.plugin, "summary": c.summary, "meta": _meta(c)}
                 for name, c in reg.listing()
             ]
             for k, reg in registries.items()
         }
-        out.print_json(json.dumps(payload, default=repr))  # a plugin's meta may hold anything
+        out.print_json(json.dumps(payload, default=repr))
         return
     for k, reg in registries.items():
         table = Table(title=k, title_justify="left")

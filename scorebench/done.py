@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scorebench.api import IMAGES, kind_of
+from scorebench.contracts import IMAGES, kind_of
 from scorebench.records import ResultRecord, problems
 
 if TYPE_CHECKING:

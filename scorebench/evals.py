@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from scorebench import done
-from scorebench.api import IMAGES, kind_of
 from scorebench.cell import GRID_FILE, Cell
 from scorebench.checks import sample_count
 from scorebench.config import RunConfig, build_config
+from scorebench.contracts import IMAGES, kind_of
 from scorebench.done import read_derived
 from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_write, atomic_write_json, read_json
@@ -98,7 +98,7 @@ def _full_params(factory: Callable, given: dict[str, Any]) -> dict[str, Any]:
         for p in parameters
         if p.default is not p.empty
         and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and p.name not in ("generator", "callback")
+        and p.name not in ("noise", "generator", "callback")
     }
     return json.loads(json.dumps({**defaults, **given}, default=repr))
 

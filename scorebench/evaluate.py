@@ -10,8 +10,8 @@
 * :func:`protocol_fingerprint`: the short stable hash every record carries. Numbers with
   different fingerprints were measured differently and must not be ranked together.
 
-Which metrics apply is read from the metric components' ``meta`` (``kinds``, ``needs``;
-:class:`scorebench.api.SampleMetric`) and the dataset's ``kind`` and ``extractor``: this
+Which metrics apply is read from the metric components' meta (``kinds``, ``needs``;
+:class:`scorebench.api.MetricMeta`) and the dataset's ``kind`` and ``extractor``: this
 module names no metric and no dataset. The record format is documented in
 ``docs/results-format.md``.
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorebench.api import IMAGES, POINTS, kind_of
 from scorebench.checks import integer, sample_count
+from scorebench.contracts import IMAGES, POINTS, kind_of
 from scorebench.errors import ConfigError
 from scorebench.metric_choice import choose_metrics, sample_metrics, sample_values
 from scorebench.metrics.extractors import Weights
@@ -184,7 +184,7 @@ def extractor_spec(name: str, ds: Any = None) -> Any:
                 "`scorebench list metrics`)"
             )
     component = registry("metrics").get(name)
-    if component.meta.get("type") != "feature-extractor":
+    if component.meta.type != "feature-extractor":
         raise ConfigError(f"metric component {name!r} is not a feature extractor")
     return component.load()()
 
@@ -201,7 +201,7 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
     produced = {  # value key -> the metric that produces it
         key: name
         for name in (*features, *sample)
-        for key in registry("metrics").get(name).meta.get("values") or {}
+        for key in registry("metrics").get(name).meta.values
     }
     columns = metric_values()
     key = next((k for k in columns if k in produced), None)

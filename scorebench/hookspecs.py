@@ -67,11 +67,10 @@ def register_datasets() -> list[Component]:
 
 @hookspec
 def register_metrics() -> list[Component]:
-    """Feature extractors (:class:`scorebench.api.FeatureExtractor`, ``meta["type"] ==
-    "feature-extractor"``), torch-fidelity's feature metrics
-    (:class:`scorebench.api.FeatureMetric`) and metrics of the samples themselves
-    (:class:`scorebench.api.SampleMetric`, ``meta["type"] == "sample-metric"``); each
-    metric declares the data kinds it applies to and its values in its ``meta``."""
+    """Feature extractors (:class:`scorebench.api.FeatureExtractor`), torch-fidelity's
+    feature metrics (:class:`scorebench.api.FeatureMetric`) and metrics of the samples
+    themselves (:class:`scorebench.api.SampleMetric`); each component declares what it is,
+    the data it measures and its values in ``meta`` (:class:`scorebench.api.MetricMeta`)."""
 
 
 @hookspec

@@ -1,8 +1,8 @@
 """Which metrics measure a dataset, read from what the components declare.
 
-A metric component's ``meta`` says the kinds of data it measures (``kinds``) and what it
+A metric component's meta (:class:`scorebench.contracts.MetricMeta`) says the kinds of data it measures (``kinds``) and what it
 needs from the dataset (``needs``, an attribute such as ``mixture``); a dataset says its
-``kind`` (:mod:`scorebench.api`). From these, :func:`choose_metrics` takes ``eval.metrics``
+``kind`` (:class:`scorebench.contracts.Dataset`). From these, :func:`choose_metrics` takes ``eval.metrics``
 (or every metric that applies) and refuses, before any work, a name that cannot measure the
 data. :func:`sample_metrics` and :func:`sample_values` run the sample metrics, a plugin's
 included, and name the plugin when one misbehaves.
@@ -26,9 +26,7 @@ def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str,
     metric, measures another kind of data or needs what the dataset lacks is an error."""
     from scorebench.plugins import registry
 
-    metrics = [
-        c for c in registry("metrics") if c.meta.get("type") in (FEATURE_METRIC, SAMPLE_METRIC)
-    ]
+    metrics = [c for c in registry("metrics") if c.meta.type in (FEATURE_METRIC, SAMPLE_METRIC)]
     applies = {c.name: c for c in metrics if _applies(c, ds)}
     if requested is None:
         chosen = list(applies)
@@ -41,16 +39,16 @@ def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str,
                 raise ConfigError(_why_not(name, {c.name: c for c in metrics}, applies, ds))
         chosen = [name for name in applies if name in requested]
     by_type = {
-        t: tuple(n for n in chosen if applies[n].meta["type"] == t)
+        t: tuple(n for n in chosen if applies[n].meta.type == t)
         for t in (FEATURE_METRIC, SAMPLE_METRIC)
     }
     return by_type[FEATURE_METRIC], by_type[SAMPLE_METRIC]
 
 
 def _applies(component: Any, ds: Any) -> bool:
-    needs = component.meta.get("needs")
+    needs = component.meta.needs
     has = needs is None or getattr(ds, needs, None) is not None
-    return ds.kind in component.meta.get("kinds", ()) and has
+    return ds.kind in component.meta.kinds and has
 
 
 def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
@@ -62,11 +60,11 @@ def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
         close = difflib.get_close_matches(str(name), list(applies), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"unknown {ds.kind[:-1]} metric {name!r}.{hint} The {allowed}"
-    if ds.kind not in component.meta.get("kinds", ()):
-        kinds = " and ".join(component.meta.get("kinds", ())) or "nothing"
+    if ds.kind not in component.meta.kinds:
+        kinds = " and ".join(component.meta.kinds) or "nothing"
         return f"metric {name!r} measures {kinds}; {ds.name!r} holds {ds.kind}. The {allowed}"
     return (
-        f"metric {name!r} needs the dataset's {component.meta['needs']}, which {ds.name!r} "
+        f"metric {name!r} needs the dataset's {component.meta.needs}, which {ds.name!r} "
         f"does not have. The {allowed}"
     )
 

@@ -140,6 +140,8 @@ class PluginManager:
             bad = [c for c in components if not isinstance(c, Component)]
             if bad:
                 raise TypeError(f"returned {type(bad[0]).__name__}, expected Component")
+            if kind == "metrics" and (c := next((c for c in components if not c.meta), None)):
+                raise TypeError(f"metric {c.name!r} declares no meta (a MetricMeta)")
         except Exception as exc:
             self.failures.append(
                 PluginFailure(impl.plugin_name, stage, f"{type(exc).__name__}: {exc}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from scorebench.api import Recipe
 from scorebench.config import build_config
+from scorebench.contracts import Recipe
 from scorebench.plugins import registry
 
-__all__ = ["Recipe", "resolve_config"]  # Recipe is a contract: it lives in scorebench.api
+__all__ = ["Recipe", "resolve_config"]  # Recipe is a contract: it lives in scorebench.contracts
 
 
 def resolve_config(recipe: str, dataset: str, config_file=None, overrides=()):

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scorebench.api import CONTRACTS
+from scorebench.contracts import CONTRACTS, MetricMeta
 from scorebench.errors import ScorebenchError, UnknownComponentError
 
 #: Every component kind (each has the hook ``register_<kind>``) and what its factories make;
-#: the contracts themselves are in :mod:`scorebench.api`.
+#: the contracts themselves are in :mod:`scorebench.contracts`.
 KINDS: dict[str, str] = {kind: summary for kind, (_, summary) in CONTRACTS.items()}
 
 
@@ -28,15 +28,24 @@ def singular(kind: str) -> str:
 
 @dataclass(frozen=True)
 class Component:
-    """One registered component. ``plugin`` is filled in by the plugin manager."""
+    """One registered component. ``plugin`` is filled in by the plugin manager; a metric
+    component declares ``meta`` (:class:`~scorebench.contracts.MetricMeta`, or a dict of
+    its fields)."""
 
     name: str
     factory: str | Callable[..., Any]
     summary: str = ""
     plugin: str = ""
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    meta: MetricMeta | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.meta, Mapping):
+            try:
+                object.__setattr__(self, "meta", MetricMeta(**self.meta))
+            except TypeError as exc:
+                raise TypeError(f"component {self.name!r}: meta: {exc}") from None
+        elif self.meta is not None and not isinstance(self.meta, MetricMeta):
+            raise TypeError(f"component {self.name!r}: meta must be a MetricMeta")
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"component name must be a non-empty string, got {self.name!r}")
         if isinstance(self.factory, str):

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from scorebench.api import IMAGES, kind_of
 from scorebench.cell import shard_count
 from scorebench.config import RunConfig
+from scorebench.contracts import IMAGES, STANDARD_NORMAL, kind_of
 from scorebench.data.transforms import inverse_logit_transform
 from scorebench.errors import ScorebenchError
 from scorebench.files import atomic_write, read_json
@@ -29,11 +29,11 @@ from scorebench.score import CountingScore
 
 
 def init_spec(config: RunConfig, sampler: Callable) -> dict[str, Any]:
-    """How the chains start: a sampler that starts from its own prior declares
-    ``sampler.init = "standard_normal"`` (it scales N(0, I) by its sigma_max); any other
-    sampler gets the configured ``sample.init``."""
-    if getattr(sampler, "init", None) == "standard_normal":
-        return {"kind": "standard_normal", "set_by": "sampler"}
+    """How the chains start: a sampler that starts from its own prior declares it
+    (:func:`scorebench.api.starts_from_prior`; it scales N(0, I) by its sigma_max); any
+    other sampler gets the configured ``sample.init``."""
+    if getattr(sampler, "init", None) == STANDARD_NORMAL:
+        return {"kind": STANDARD_NORMAL, "set_by": "sampler"}
     s = config.sample
     if s.init == "gaussian":
         return {"kind": "gaussian", "std": "sigma_max of the levels"}
@@ -44,7 +44,7 @@ def initial_state(
     init: dict[str, Any], shape: tuple[int, ...], sigma_max: float, noise: SampleNoise
 ) -> torch.Tensor:
     """The chains' start (see :func:`init_spec`), one row per sample of ``noise``."""
-    if init["kind"] in ("standard_normal", "gaussian"):
+    if init["kind"] in (STANDARD_NORMAL, "gaussian"):
         scale = sigma_max if init["kind"] == "gaussian" else 1.0
         return scale * noise.normal(shape)
     u = noise.uniform(torch.empty((len(noise), *shape), device=noise.device))

@@ -18,7 +18,6 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from scorebench import distributed
-from scorebench.api import IMAGES, kind_of
 from scorebench.components import (
     autocast,
     build_dataset,
@@ -32,6 +31,7 @@ from scorebench.components import (
     network_score,
 )
 from scorebench.config import RunConfig
+from scorebench.contracts import IMAGES, kind_of
 from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_save_torch
 from scorebench.runs import RunDir, latest_valid_checkpoint

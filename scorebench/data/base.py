@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
-from scorebench.api import kind_of
 from scorebench.checks import integer
+from scorebench.contracts import kind_of
 from scorebench.errors import ConfigError, DataUnavailableError
 
 __all__ = ["SPLITS", "TensorDataset", "check_split", "check_positive_int"]

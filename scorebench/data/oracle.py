@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from scorebench.api import IMAGES, POINTS, kind_of
+from scorebench.contracts import IMAGES, POINTS, kind_of
 from scorebench.data.base import TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError
 

@@ -1,27 +1,17 @@
 """Built-in plugin ``scorebench.metrics``: feature extractors and metrics.
 
 Factories are ``"module:attr"`` strings so that listing components never imports torch.
-``meta["type"]`` tells the evaluator what a component is (contracts in
-:mod:`scorebench.api`):
-
-* ``"feature-extractor"``: a feature network (:class:`scorebench.api.FeatureExtractor`);
-* ``"feature-metric"``: IS, FID, KID and precision/recall of image features, computed by
-  torch-fidelity (:class:`scorebench.api.FeatureMetric`);
-* ``"sample-metric"``: a metric of the samples themselves
-  (:class:`scorebench.api.SampleMetric`): point-set distances, exact log-likelihood.
-
-Every metric declares ``meta["kinds"]`` (the data it applies to), and optionally
-``meta["needs"]`` (a dataset attribute it reads, e.g. a toy's ``mixture``). ``meta["values"]``
-describes the values it produces, for every table and plot: ``{key: (label, "lower" or
-"higher" is better)}``; ``meta["order"]`` places them among the columns (lower first; the
-first column a table has ranks it, and ranks checkpoints in checkpoint selection);
-``meta["gates"]`` are the relative changes ``scorebench compare`` flags by default;
-``meta["scale"]`` says what scale the values are on. A third party's metric declares its own.
+Each component declares :class:`scorebench.api.MetricMeta`: its ``type`` tells the evaluator
+what it is (a feature network, one of torch-fidelity's IS, FID, KID and precision/recall, or
+a metric of the samples themselves), the rest what it measures and how tables rank it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from scorebench import hookimpl
+from scorebench.contracts import MetricMeta
 from scorebench.registry import Component
 
 IMAGES, POINTS = ("images",), ("points",)
@@ -29,15 +19,15 @@ ENGINE = "scorebench.metrics.engine"
 
 
 def _sample_metric(
-    name: str, cls: str, summary: str, *, kinds: tuple = POINTS, **meta: object
+    name: str, cls: str, summary: str, *, kinds: tuple = POINTS, **meta: Any
 ) -> Component:
-    meta = {"type": "sample-metric", "kinds": kinds, **meta}
+    meta = MetricMeta("sample-metric", kinds, **meta)
     return Component(name, f"scorebench.metrics.points:{cls}", summary, meta=meta)
 
 
 def _feature_metric(name: str, summary: str, order: int, values: dict, gates: dict) -> Component:
-    meta = {"type": "feature-metric", "kinds": IMAGES, "values": values, "order": order}
-    return Component(name, f"{ENGINE}:{name}_metric", summary, meta={**meta, "gates": gates})
+    meta = MetricMeta("feature-metric", IMAGES, values=values, order=order, gates=gates)
+    return Component(name, f"{ENGINE}:{name}_metric", summary, meta=meta)
 
 
 _COMPONENTS = (
@@ -45,18 +35,18 @@ _COMPONENTS = (
         "inception-v3",
         "scorebench.metrics.extractors:InceptionV3Spec",
         "torch-fidelity's TF-exact Inception-v3 (2015-12-05 weights): IS, FID, KID, PRC",
-        meta={"type": "feature-extractor"},
+        meta=MetricMeta("feature-extractor"),
     ),
     Component(
         "digits-cnn",
         "scorebench.metrics.digits_cnn:DigitsCNNSpec",
         "small CNN trained by scorebench on sklearn digits: IS, FID, KID, PRC for digits",
-        meta={
-            "type": "feature-extractor",
-            "scale": "FID, IS, KID and precision/recall use digits-cnn features: their scale "
+        meta=MetricMeta(
+            "feature-extractor",
+            scale="FID, IS, KID and precision/recall use digits-cnn features: their scale "
             "is that network's (KID can be large or negative), not Inception's. Compare only "
             "inside this table.",
-        },
+        ),
     ),
     # Registered in torch-fidelity's order: an image protocol lists them in this order.
     _feature_metric(

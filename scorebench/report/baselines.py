@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scorebench.api import IMAGES, kind_of
+from scorebench.contracts import IMAGES, kind_of
 from scorebench.errors import ScorebenchError
 from scorebench.metrics.extractors import Weights
 

@@ -17,8 +17,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from scorebench.api import IMAGES
 from scorebench.checks import is_finite_number
+from scorebench.contracts import IMAGES
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
 from scorebench.records import Manifest, problems

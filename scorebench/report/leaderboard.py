@@ -14,24 +14,24 @@ from scorebench.metrics.protocol import protocol_fingerprint
 
 
 def metric_values() -> dict[str, tuple[str, bool]]:
-    """Every value the registered metrics declare (``meta["values"]``): key -> (label, lower
-    is better), ordered by the components' ``meta["order"]`` (default 100), which is also the
+    """Every value the registered metrics declare (``MetricMeta.values``): key -> (label, lower
+    is better), ordered by the components' ``MetricMeta.order`` (default 100), which is also the
     tables' column order: the first column a group has ranks it."""
     from scorebench.plugins import registry
 
     out: dict[str, tuple[str, bool]] = {}
-    for component in sorted(registry("metrics"), key=lambda c: c.meta.get("order", 100)):
-        for key, (label, better) in (component.meta.get("values") or {}).items():
+    for component in sorted(registry("metrics"), key=lambda c: c.meta.order):
+        for key, (label, better) in component.meta.values.items():
             out.setdefault(key, (label, better == "lower"))
     return out
 
 
 def default_gates() -> dict[str, float]:
-    """The regression gates the registered metrics declare (``meta["gates"]``): value key ->
+    """The regression gates the registered metrics declare (``MetricMeta.gates``): value key ->
     allowed relative worsening (negative)."""
     from scorebench.plugins import registry
 
-    return {k: v for c in registry("metrics") for k, v in (c.meta.get("gates") or {}).items()}
+    return {k: v for c in registry("metrics") for k, v in c.meta.gates.items()}
 
 
 def label(metric: str) -> str:
@@ -251,7 +251,7 @@ def differences(groups: list[dict[str, Any]]) -> dict[str, str]:
 
 def scale_note(group: dict[str, Any]) -> str | None:
     """What scale a group's numbers are on, as the metric components declare it
-    (``meta["scale"]``): the group's feature extractor, or else the metrics of its columns."""
+    (``MetricMeta.scale``): the group's feature extractor, or else the metrics of its columns."""
     from scorebench.plugins import registry
 
     spec = group.get("spec")
@@ -259,12 +259,12 @@ def scale_note(group: dict[str, Any]) -> str | None:
         return None
     extractor = (spec.get("extractor") or {}).get("name")
     columns = set(group.get("columns", ()))
-    components = sorted(registry("metrics"), key=lambda c: c.meta.get("order", 100))
+    components = sorted(registry("metrics"), key=lambda c: c.meta.order)
     if extractor:
         sources = [c for c in components if c.name == extractor]
     else:
-        sources = [c for c in components if columns & set(c.meta.get("values") or {})]
-    return " ".join(c.meta["scale"] for c in sources if c.meta.get("scale")) or None
+        sources = [c for c in components if columns & set(c.meta.values)]
+    return " ".join(c.meta.scale for c in sources if c.meta.scale) or None
 
 
 def describe(protocol: dict[str, Any], n_samples: Any) -> str:

@@ -17,6 +17,7 @@ DOCUMENTS = [
     *sorted((REPO / "docs").glob("*.md")),
     REPO / "scorebench" / "hookspecs.py",
     REPO / "scorebench" / "api.py",
+    REPO / "scorebench" / "contracts.py",
 ]
 DOTTED = re.compile(r"\bscorebench(?:\.[A-Za-z_]\w*)+")
 FILE_SUFFIXES = {"json", "yaml", "toml", "py", "md", "png", "html", "pt", "tmp"}  # file names
@@ -74,11 +75,41 @@ def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
         assert isinstance(load("datasets", name)(None, "train"), api.Dataset), name
     for component in registry("metrics"):
         made = component.load()
-        kind = component.meta.get("type")
+        kind = component.meta.type
         if kind == "feature-extractor":
             assert isinstance(made(), api.FeatureExtractor), component.name
         elif kind == "sample-metric":
             assert isinstance(made(), api.SampleMetric), component.name
-            assert component.meta["kinds"] and component.meta["values"], component.name
+            assert component.meta.kinds and component.meta.values, component.name
         else:
             assert kind == "feature-metric" and callable(made), component.name
+
+
+@pytest.mark.parametrize(
+    "meta,message",
+    [
+        ({"type": "metric"}, "MetricMeta.type is 'metric'"),
+        ({"type": "sample-metric"}, "declares the data it measures"),
+        ({"type": "sample-metric", "kinds": "points"}, "use a tuple of"),
+        ({"type": "sample-metric", "kinds": ("points",), "values": {"a": ("A", "up")}}, "'up'"),
+        ({"type": "sample-metric", "kinds": ("points",), "colour": 1}, "colour"),
+    ],
+)
+def test_a_metric_with_bad_meta_is_a_plugin_failure_named_with_the_reason(meta, message):
+    from scorebench.plugins import get_plugin_manager, reset_plugin_manager
+    from scorebench.registry import Component
+
+    class Plugin:
+        @staticmethod
+        def register_metrics():
+            return [Component("odd", dict, meta=meta)]
+
+    reset_plugin_manager()
+    try:
+        api.hookimpl(Plugin.register_metrics)
+        get_plugin_manager().register(Plugin(), name="odd-plugin")
+        assert "odd" not in registry("metrics")
+        (failure,) = [f for f in get_plugin_manager().failures if f.name == "odd-plugin"]
+        assert message in failure.error and "'odd'" in failure.error
+    finally:
+        reset_plugin_manager()

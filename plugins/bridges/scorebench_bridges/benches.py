@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scorebench.paths import cache_dir
+from scorebench.api import cache_dir
 
 #: Steps per budget: Heun-type samplers spend 2 steps - 1 evaluations, PC with one
 #: corrector step 2 steps; the rest one evaluation per step.

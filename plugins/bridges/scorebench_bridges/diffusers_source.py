@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from scorebench.errors import ConfigError
+from scorebench.api import ConfigError
 from scorebench_bridges.plugin import INSTALL
 
 PREDICTIONS = ("epsilon", "v_prediction", "sample")

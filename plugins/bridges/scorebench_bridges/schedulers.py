@@ -32,13 +32,11 @@ from __future__ import annotations
 import math
 
 import torch
-from scorebench_samplers.common import Callback, evaluate, starts_from_prior
+from scorebench_samplers.common import Callback, evaluate
 from scorebench_samplers.grids import check_levels, grid_range, walks_grid
 
 from scorebench import checks
-from scorebench.api import Noise
-from scorebench.noise import SampleNoise
-from scorebench.score import ScoreFn
+from scorebench.api import Noise, SampleNoise, ScoreFn, starts_from_prior
 from scorebench_bridges.diffusers_source import _diffusers
 
 #: EDMEulerScheduler's grid placements.

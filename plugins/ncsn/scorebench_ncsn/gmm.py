@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from scorebench.api import ConfigError
 from scorebench.checks import integer, number
-from scorebench.errors import ConfigError
 
 #: How the mixture's components widen with the noise level sigma.
 #: "convolved": the true perturbed density p * N(0, sigma^2 I); component variance
@@ -154,7 +154,7 @@ def toy_gmm(**overrides) -> GaussianMixtureScore:
         raise ConfigError(
             f"unknown toy_gmm argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}."
         )
-    from scorebench.data.toys import TOY_GMM  # the one definition of the paper's mixture
+    from scorebench.api import TOY_GMM  # the one definition of the paper's mixture
 
     params = {"means": TOY_GMM.means, "weights": TOY_GMM.weights, "std": TOY_GMM.std}
     params.update(overrides)

@@ -14,9 +14,8 @@ from collections.abc import Callable
 
 import torch
 
+from scorebench.api import ConfigError, LossOutput, network_condition
 from scorebench.checks import finite, integer
-from scorebench.errors import ConfigError
-from scorebench.score import LossOutput, network_condition
 
 LossFn = Callable[
     [torch.nn.Module, torch.Tensor, torch.Tensor, "torch.Generator | None"], LossOutput

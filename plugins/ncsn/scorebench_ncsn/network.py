@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scorebench.api import ConfigError
 from scorebench.checks import integer
-from scorebench.errors import ConfigError
 
 
 def elu(x: Tensor) -> Tensor:

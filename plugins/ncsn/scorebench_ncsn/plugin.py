@@ -3,8 +3,7 @@
 Factories are "module:attr" strings: nothing here imports torch.
 """
 
-from scorebench import hookimpl
-from scorebench.registry import Component
+from scorebench.api import Component, hookimpl
 
 PKG = "scorebench_ncsn"
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from scorebench.recipes import Recipe
+from scorebench.api import Recipe
 
 # The paper's training and sampling setup (official code: anneal_dsm, Adam 1e-3, batch 128,
 # 200k iterations, checkpoints every 5k, annealed Langevin T=100, step_lr 2e-5, uniform init).

@@ -1,20 +1,10 @@
-"""Langevin samplers for NCSN.
+"""Langevin samplers for NCSN: annealed Langevin dynamics (the paper's Algorithm 1) and
+plain Langevin at one level.
 
-Every sampler has the signature
-``sampler(score, x, sigmas, *, noise, callback=None, **params) -> Tensor``:
-
-- ``score(x, sigma)`` is the score function, ``sigma`` a tensor with one value per sample;
-- ``x`` is the initial state (the driver draws it); it is never modified in place;
-- ``sigmas`` are the noise levels, largest first;
-- all noise comes from ``noise(x)`` (:class:`scorebench.api.Noise`, one generator per
-  sample), so equal noise gives equal samples, whatever the batch;
-- ``callback(info)`` is called once per score evaluation with a small dict
-  (``level``, ``step``, ``sigma``, ``step_size``); it gets no tensors, so it is cheap.
-
-The chain runs under ``torch.no_grad()`` and stays in x's dtype even when the score runs in
-lower precision (its output is cast). A score function that needs autograd internally must
-enable it itself (``torch.enable_grad()``). Samples are returned as the chain leaves them: not
-clamped, and no iterates are kept.
+They follow the sampler rules of :mod:`scorebench.api`; their ``callback`` info adds
+``step_size``. The chain runs under ``torch.no_grad()`` and stays in x's dtype even when the
+score runs in lower precision (its output is cast). A score function that needs autograd
+internally must enable it itself (``torch.enable_grad()``). No iterates are kept.
 """
 
 from __future__ import annotations
@@ -26,9 +16,7 @@ from typing import Any
 import torch
 
 from scorebench import checks
-from scorebench.api import Noise
-from scorebench.errors import ConfigError
-from scorebench.score import ScoreFn
+from scorebench.api import ConfigError, Noise, ScoreFn
 
 Callback = Callable[[dict[str, Any]], None]
 

@@ -6,8 +6,8 @@ import math
 
 import torch
 
+from scorebench.api import ConfigError
 from scorebench.checks import integer, number
-from scorebench.errors import ConfigError
 
 
 class GeometricSchedule:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import torch
 from rich.table import Table
 
+from scorebench.api import ConfigError, SampleNoise
 from scorebench.checks import integer
-from scorebench.errors import ConfigError
-from scorebench.noise import SampleNoise
 
 from .gmm import toy_gmm
 from .samplers import annealed_langevin, langevin
@@ -42,7 +41,7 @@ def _mode_label(mean: list[float]) -> str:
 
 def _mode_fractions(samples: torch.Tensor, means: torch.Tensor, labels: list[str]) -> dict:
     """Fraction of samples nearer to each mode (scorebench's mode-weight metric)."""
-    from scorebench.metrics.points import mode_weight_error
+    from scorebench.api import mode_weight_error
 
     found = mode_weight_error(samples, means=means.tolist(), weights=[1.0] * len(labels))
     return dict(zip(labels, found["mode_weights"], strict=True))

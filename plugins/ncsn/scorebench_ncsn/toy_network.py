@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from scorebench.errors import ConfigError
+from scorebench.api import ConfigError
 
 
 class ToyScoreNet(nn.Module):

@@ -1,8 +1,7 @@
 """Registers NCSNv2 through the same hooks a third-party plugin uses. The loss, schedule and
 sampler are the ncsn plugin's; factories are "module:attr" strings (no torch import here)."""
 
-from scorebench import hookimpl
-from scorebench.registry import Component
+from scorebench.api import Component, hookimpl
 
 PKG = "scorebench_ncsnv2"
 
@@ -63,7 +62,7 @@ def register_commands(app):
         from rich.console import Console
         from rich.table import Table
 
-        from scorebench.plugins import load
+        from scorebench.api import load
         from scorebench_ncsnv2.techniques import from_data, from_sigmas
 
         train = load("datasets", dataset)(data_dir, "train")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from scorebench.recipes import Recipe
+from scorebench.api import Recipe
 
 SIGMA_MIN = 0.01  # the paper's smallest level for images
 STEPS_PER_LEVEL = 5  # T, the paper's choice
@@ -64,7 +64,7 @@ def _levels(sigma_max: float, levels: int, step_lr: float, sigma_min: float = SI
 @cache
 def digits_techniques():
     """T1, T2 and T4 on the digits training set (1,437 images of 8x8)."""
-    from scorebench.data.digits import digits
+    from scorebench.api import digits
     from scorebench_ncsnv2.techniques import from_data
 
     train = digits(None, "train")
@@ -74,7 +74,7 @@ def digits_techniques():
 @cache
 def toy_techniques():
     """T1, T2 and T4 on the toy-gmm training set (10,000 points in 2-D)."""
-    from scorebench.data.toys import toy_gmm
+    from scorebench.api import toy_gmm
     from scorebench_ncsnv2.techniques import from_data
 
     return from_data(toy_gmm(None, "train").data, TOY_SIGMA_MIN, STEPS_PER_LEVEL)
@@ -90,7 +90,7 @@ def _computed(t) -> dict:
 
 
 def _digits() -> dict:
-    from scorebench.config import merge
+    from scorebench.api import merge
 
     return merge(
         _computed(digits_techniques()),
@@ -118,7 +118,7 @@ def _toy_gmm() -> dict:
     """The techniques applied literally to 2-D points. T2's criterion comes from a
     high-dimensional analysis and holds for any ratio in 2-D, so it gives 2 levels; the
     preset shows what that does (`docs/design.md`). Budget as the ncsn toy preset."""
-    from scorebench.config import merge
+    from scorebench.api import merge
 
     return merge(
         _computed(toy_techniques()),
@@ -135,7 +135,7 @@ def _toy_gmm() -> dict:
 def presets() -> dict:
     """The paper's presets as dicts; the CPU ones as functions, computed from their data only
     when asked for."""
-    from scorebench.config import merge
+    from scorebench.api import merge
 
     return {
         "cifar10": merge(

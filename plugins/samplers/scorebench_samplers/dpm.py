@@ -10,9 +10,8 @@ import math
 
 import torch
 
-from scorebench.api import Noise
-from scorebench.score import ScoreFn
-from scorebench_samplers.common import Callback, denoised, starts_from_prior
+from scorebench.api import Noise, ScoreFn, starts_from_prior
+from scorebench_samplers.common import Callback, denoised
 from scorebench_samplers.grids import walks_grid
 
 

@@ -15,10 +15,8 @@ import math
 import torch
 
 from scorebench import checks
-from scorebench.api import Noise
-from scorebench.errors import ConfigError
-from scorebench.score import ScoreFn
-from scorebench_samplers.common import Callback, evaluate, starts_from_prior
+from scorebench.api import ConfigError, Noise, ScoreFn, starts_from_prior
+from scorebench_samplers.common import Callback, evaluate
 from scorebench_samplers.grids import walks_grid
 
 

@@ -34,7 +34,7 @@ FORMAT = 1
 
 def split_matrix(split: str) -> torch.Tensor:
     """The digits ``split`` through scorebench's dataset registry, flattened: float32 [N, 64]."""
-    from scorebench.plugins import load
+    from scorebench.api import load
 
     ds = load("datasets", "digits")(None, split)
     return torch.stack([ds[i] for i in range(len(ds))]).reshape(len(ds), -1)
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     """Fit the digits mixture and write it as an .npz."""
     import argparse
 
-    from scorebench.files import atomic_write
-    from scorebench.metrics.protocol import file_sha256
+    from scorebench.api import atomic_write, file_sha256
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", required=True, help="where to write the .npz")

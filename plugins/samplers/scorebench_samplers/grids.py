@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 
 from scorebench import checks
-from scorebench.errors import ConfigError
+from scorebench.api import ConfigError
 
 #: The schedule name meaning "the model's own training levels, as given".
 LEVELS = "levels"
@@ -97,7 +97,7 @@ def grid_range(
 
 
 def _schedule_factory(schedule: object):
-    from scorebench.plugins import registry
+    from scorebench.api import registry
 
     schedules = registry("schedules")
     checks.choice("schedule", schedule, [LEVELS, *schedules.names()])

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from scorebench.api import ConfigError, ScorebenchError
 from scorebench.checks import integer
-from scorebench.errors import ConfigError, ScorebenchError
 
 __all__ = [
     "DIGITS_GMM_FILE",
