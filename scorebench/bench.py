@@ -1,6 +1,6 @@
 """``scorebench bench``: a matrix of score sources x samplers x parameter grids x seeds.
 
-Each point of the matrix is a cell (:mod:`scorebench.evals`), cached under its run by its
+Each point of the matrix is a cell (:mod:`scorebench.cells`), cached under its run by its
 full spec: a killed bench, rerun, computes only the cells that are missing, and a finished
 bench computes nothing and prints the same table. A spec file (YAML or TOML)::
 
@@ -51,15 +51,20 @@ from pydantic import (
 )
 
 from scorebench import executors, safe_yaml
+from scorebench.cells import make_cell
 from scorebench.checks import MIN_SAMPLES
-from scorebench.config import MAXIMA, check_device
+from scorebench.config import MAXIMA, build_config, check_device, merge, read_file
 from scorebench.done import read_derived
-from scorebench.errors import ConfigError, ScorebenchError, problems
+from scorebench.errors import ConfigError, ScorebenchError, UnknownComponentError, problems
 from scorebench.executors import ExecutorSpec
 from scorebench.files import atomic_write_json
 from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
+from scorebench.plugins import get_plugin_manager, registry
+from scorebench.report.baselines import measured_baselines
 from scorebench.runs import RunDir, locked
+from scorebench.stores import cached_result, plan, plan_key
+from scorebench.workflow import measure, report_stage
 
 MAX_SEED = MAXIMA["sample.seed"][0]
 MAX_SEED_COUNT = 1000  # cells are full sampling jobs: more is surely a typo
@@ -139,8 +144,6 @@ class OracleSource(_ConfiguredSource):
 
     def base_config(self) -> dict[str, Any]:
         """The pseudo-run's config: the oracle, its levels and the oracle reference set."""
-        from scorebench.config import merge
-
         base = {
             "recipe": "oracle",
             "dataset": self.score_function,
@@ -184,8 +187,6 @@ class DiffusersSource(_ConfiguredSource):
         return "diffusers"
 
     def base_config(self) -> dict[str, Any]:
-        from scorebench.config import merge
-        from scorebench.plugins import registry
 
         try:
             recipe = registry("recipes").load(self.protocol)()
@@ -270,8 +271,6 @@ def _validated(data: Any, where: str) -> BenchSpec:
 def parse_sampler(text: str) -> dict[str, Any]:
     """``NAME[:KEY=V1,V2,...]...`` -> a sampler grid (values are YAML scalars). NAME may be
     qualified by its plugin, ``PLUGIN:NAME`` (e.g. ``samplers:dpmpp_2m``)."""
-    from scorebench.plugins import get_plugin_manager
-
     name, *parts = text.split(":")
     plugins = {p.name for p in get_plugin_manager().plugins}
     if parts and "=" not in parts[0] and name.strip() in plugins:
@@ -323,8 +322,6 @@ def load_spec(
     """The bench spec from an optional file, then the flags (sources and samplers add to
     the file's; seeds and n replace them). A source ``diffusers:PATH_OR_HUB_ID`` is a
     diffusers model, with ``source_settings`` (``KEY=V``) and ``dataset`` applied to it."""
-    from scorebench.config import read_file
-
     data: dict[str, Any] = preset_spec(preset) if preset else {}
     data.update(read_file(file) if file else {})
     where = f"bench spec {file!r}" if file else f"bench preset {preset!r}" if preset else "flags"
@@ -378,9 +375,6 @@ def _source_settings(settings: list[str], dataset: str | None) -> dict[str, Any]
 
 def preset_spec(name: str) -> dict[str, Any]:
     """A bench spec registered by a plugin (``register_benches``)."""
-    from scorebench.errors import UnknownComponentError
-    from scorebench.plugins import registry
-
     try:
         spec = registry("benches").load(name)()
     except UnknownComponentError as exc:
@@ -414,8 +408,6 @@ def cell_overrides(spec: BenchSpec) -> list[list[str]]:
 def source_run(source: OracleSource | DiffusersSource, root: Path) -> Any:
     """The directory under ``root`` holding the cells of a source that is not a trained run
     (an oracle, a diffusers model), with its config: one directory per source."""
-    from scorebench.config import build_config
-
     config = build_config(source.base_config())
     key = protocol_fingerprint(source.model_dump())
     run = RunDir(root / f"{source.score_function}-{key[:8]}")
@@ -436,8 +428,6 @@ def model_source(text: str, settings: list[str], dataset: str | None) -> Diffuse
 def plan_cells(spec: BenchSpec, out_dir: str | Path) -> list[Any]:
     """Every cell of the bench, built (names, parameters, checkpoints checked) before any
     is computed."""
-    from scorebench.evals import make_cell
-
     cells = []
     for source in spec.sources:
         if isinstance(source, (OracleSource, DiffusersSource)):
@@ -466,8 +456,6 @@ def run_bench(
     ``{"submitted": ...}`` when the cells went to Slurm."""
     from contextlib import ExitStack
 
-    from scorebench.workflow import measure
-
     out = Path(out_dir)
     check_device(device, "--device")
     executors.check_executor(spec.executor, device)
@@ -494,8 +482,6 @@ def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, 
     """Hand the missing cells to the spec's executor (cells whose result is stored are
     left out). Local workers are waited for; a Slurm submission returns what was
     submitted."""
-    from scorebench.evals import cached_result, plan, plan_key
-
     plans: dict[str, Any] = {}
     todo = []
     for cell in cells:
@@ -567,9 +553,6 @@ def claim_output(out: Path) -> Any:
 
 def _report(spec: BenchSpec, cells: list[Any], records: list[dict], out: Path, weights: Weights):
     """The bench's leaderboard, beside the baselines of its recipes and oracles."""
-    from scorebench.plugins import registry
-    from scorebench.workflow import report_stage
-
     baselines: list[str] = []
     tables: dict[str, dict[str, Any]] = {}
     for cell, record in zip(cells, records, strict=True):
@@ -591,8 +574,6 @@ def oracle_baselines(cell: Any, fingerprint: str, inception_weights: Weights = N
     """Reference rows of a score-function source's protocol (an oracle's exact samples of
     another stream, or a dataset's held-out split; a fitted Gaussian; noise), measured once
     per protocol and kept beside the source's cells."""
-    from scorebench.report.baselines import measured_baselines
-
     path = cell.run.path / f"baselines-{fingerprint}.json"
     table = read_derived(path)  # a damaged one is measured again
     if isinstance(table, dict) and isinstance(table.get("rows"), list):

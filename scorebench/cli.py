@@ -511,7 +511,7 @@ def export(
     Takes the same --sampler/--set/-n as `sample` to name which samples."""
     from pathlib import Path
 
-    from scorebench.evals import make_cell
+    from scorebench.cells import make_cell
     from scorebench.export import export_reference, export_samples
 
     cell = make_cell(

@@ -274,8 +274,6 @@ class MetricMeta:
                     f"MetricMeta.values[{key!r}] says {declared[1]!r} is better; use 'lower' "
                     "or 'higher'"
                 )
-        if self.type != "feature-extractor" and not self.kinds:
-            raise TypeError(f"a {self.type} declares the data it measures in MetricMeta.kinds")
 
 
 @dataclass

@@ -9,7 +9,7 @@
 
 Files scorebench derived count as not done when they are missing or damaged: the stage
 writes them again. Layout (file names) belongs to :class:`scorebench.runs.RunDir` and
-:class:`scorebench.cell.Cell`; this module only judges what they hold.
+:class:`scorebench.cells.Cell`; this module only judges what they hold.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from scorebench.contracts import IMAGES, kind_of
 from scorebench.records import ResultRecord, problems
 
 if TYPE_CHECKING:
-    from scorebench.cell import Cell
+    from scorebench.cells import Cell
     from scorebench.config import RunConfig
     from scorebench.runs import RunDir
 

@@ -29,9 +29,13 @@ from scorebench.checks import integer, sample_count
 from scorebench.contracts import IMAGES, POINTS, kind_of
 from scorebench.errors import ConfigError
 from scorebench.metric_choice import choose_metrics, sample_metrics, sample_values
+from scorebench.metrics import engine
+from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
 from scorebench.metrics.extractors import Weights
 from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
 from scorebench.paths import cache_dir
+from scorebench.plugins import load, registry
+from scorebench.report.leaderboard import metric_values
 
 __all__ = [
     "Plan",
@@ -94,8 +98,6 @@ def _load_dataset(
     dataset: str, data_root: Any, split: str | None, params: Mapping[str, Any]
 ) -> tuple[Any, str]:
     """The reference dataset and its split (the dataset's ``reference_split`` by default)."""
-    from scorebench.plugins import load
-
     factory = load("datasets", dataset)
     ds = factory(data_root, split or "train", **params)
     reference_split = split or getattr(ds, "reference_split", "train")
@@ -165,7 +167,6 @@ def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
     integer("reference_count", count, 2)
     if count > n_total:
         raise ConfigError(f"reference_count {count} exceeds the {n_total} items of the split")
-    from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
 
     generator = torch.Generator().manual_seed(REFERENCE_SUBSET_SEED)
     indices = torch.randperm(n_total, generator=generator)[:count]
@@ -174,8 +175,6 @@ def _reference_indices(n_total: int, count: int | None) -> tuple[Any, int, str]:
 
 def extractor_spec(name: str, ds: Any = None) -> Any:
     """The feature-extractor spec ``name`` (``auto``: the one dataset ``ds`` names)."""
-    from scorebench.plugins import registry
-
     if name == "auto":
         name = getattr(ds, "extractor", None)
         if not name:
@@ -193,9 +192,6 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
     """The metric that ranks a run config's evaluations, by the tables' rule (their first
     column, :func:`scorebench.report.leaderboard.metric_values`): (its name, its value's key,
     lower is better)."""
-    from scorebench.plugins import registry
-    from scorebench.report.leaderboard import metric_values
-
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
     features, sample = choose_metrics(config.eval.metrics, ds)
     produced = {  # value key -> the metric that produces it
@@ -248,8 +244,6 @@ def plan_images(
     dataset_params: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`)."""
-    from scorebench.metrics import engine
-
     integer("batch_size", batch_size, 1)
     integer("seed", seed, 0)
     sample_count("the number of samples", n)
@@ -290,8 +284,6 @@ def plan_images(
 
 def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> dict[str, Any]:
     """What the reference features depend on (their cache is keyed by it)."""
-    from scorebench.metrics import engine
-
     return {
         "version": PROTOCOL_VERSION,
         "dataset": dataset,
@@ -307,7 +299,6 @@ def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> di
 
 
 def _image_protocol(n, sample_shape, seed, features, made, prepared, reference) -> dict[str, Any]:
-    from scorebench.metrics import engine
 
     settings = engine.metric_settings(features, n, reference["n_reference"])
     settings.update({name: s for name, (_, s) in made.items()})
@@ -344,14 +335,11 @@ class _ImageEvaluation:
     sample_metrics: dict[str, Any]
 
     def reference_images(self) -> Any:
-        from scorebench.metrics import engine
 
         return engine.ReferenceSubset(self.ds, self.indices, self.prepared.channels)
 
     def __call__(self, samples: Any) -> dict[str, Any]:
         import torch
-
-        from scorebench.metrics import engine
 
         p = self.protocol
         x = _check_images(samples)
@@ -402,7 +390,6 @@ class _ImageEvaluation:
         return torch.stack([images[i] for i in range(len(images))])
 
     def _cross_check(self, x: Any, tf: float, versions: dict[str, str]) -> dict[str, Any]:
-        from scorebench.metrics import engine
 
         tm = engine.cross_check_fid(
             self.prepared,
@@ -577,8 +564,6 @@ def _no_extractor_for_points(config: Any, kind: str) -> None:
 def reference_images(config: Any) -> Any:
     """The reference images a run config's protocol compares with (its split and its
     ``eval.reference_count`` subset), as a Dataset of uint8 (C, H, W) tensors."""
-    from scorebench.metrics import engine
-
     ds, _ = _load_dataset(
         config.data.name, config.data.root, config.eval.split, dict(config.data.params)
     )

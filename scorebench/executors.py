@@ -27,9 +27,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from scorebench import distributed
 from scorebench.done import read_derived
 from scorebench.errors import ConfigError
 from scorebench.files import atomic_write_json, remove_stale_temps
+from scorebench.stores import cached_result, evaluate_cell, plan, plan_key
+from scorebench.workflow import sample_cells
 
 STATUS_FILE = "executor.json"
 JOBS = "jobs"  # under --out: submitit's pickles and logs
@@ -161,10 +164,6 @@ def work(cells_of: Callable[[], list], keys: list[str], device: str, weights, th
     nobody else holds or has done. Returns how many it computed."""
     import torch
 
-    from scorebench import distributed
-    from scorebench.evals import cached_result, evaluate_cell, plan
-    from scorebench.workflow import sample_cells
-
     torch.set_num_threads(threads)
     cells = {c.key: c for c in cells_of()}
     job = {**_job(), "host": socket.gethostname(), "pid": os.getpid()}
@@ -266,8 +265,6 @@ def cell_states(cells: list, weights=None) -> list[dict[str, Any]]:
     """Each cell's state: done (its result is stored), running (a worker holds its lock),
     failed (its last worker recorded an error, or died), or pending; with what the worker
     recorded (job id, host, times, log, error)."""
-    from scorebench.evals import cached_result, plan, plan_key
-
     plans: dict[str, Any] = {}
     rows = []
     for cell in cells:

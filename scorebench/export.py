@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from scorebench.errors import ScorebenchError
+from scorebench.evaluate import reference_images
+from scorebench.stores import load_samples
 
 
 def write_pngs(images: Iterable[np.ndarray], out: Path) -> int:
@@ -33,9 +35,7 @@ def write_pngs(images: Iterable[np.ndarray], out: Path) -> int:
 
 
 def export_samples(cell, out: Path) -> int:
-    """The samples of a finished cell (see :func:`scorebench.evals.load_samples`)."""
-    from scorebench.evals import load_samples
-
+    """The samples of a finished cell (see :func:`scorebench.stores.load_samples`)."""
     samples = load_samples(cell)
     if samples.ndim != 4:
         raise ScorebenchError(
@@ -46,7 +46,5 @@ def export_samples(cell, out: Path) -> int:
 
 def export_reference(cell, out: Path) -> int:
     """The reference images the cell's protocol compares with, the same split and subset."""
-    from scorebench.evaluate import reference_images
-
     reference = reference_images(cell.config)
     return write_pngs((reference[i].numpy() for i in range(len(reference))), out)

@@ -4,7 +4,7 @@ Sample ``i`` draws all of its noise from its own generator, seeded by ``(seed, i
 (:mod:`scorebench.noise`), so the N samples are the same whatever the batch size or the
 number of ranks. They are stored in shards of ``sample.shard_size`` (each drawn in batches
 of ``sample.batch_size``), and a killed job resumes by skipping the shards already on disk
-(:mod:`scorebench.evals` keeps them, one directory per spec).
+(:mod:`scorebench.stores` keeps them, one directory per spec).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from scorebench.cell import shard_count
 from scorebench.config import RunConfig
 from scorebench.contracts import IMAGES, STANDARD_NORMAL, kind_of
 from scorebench.data.transforms import inverse_logit_transform
@@ -116,6 +115,10 @@ def resolve_step(run: RunDir, checkpoint: str) -> int:
     if step not in steps:
         raise ScorebenchError(f"{run.path} has no checkpoint at step {step}; it has {steps}.")
     return step
+
+
+def shard_count(n: int, size: int) -> int:
+    return (n + size - 1) // size
 
 
 def checkpoint_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -21,6 +21,7 @@ from scorebench.config import RunConfig
 from scorebench.errors import ConfigError, ScorebenchError, problems
 from scorebench.executors import check_slurm
 from scorebench.runs import RunDir, locked
+from scorebench.train import train
 
 
 class TrainExecutorSpec(BaseModel):
@@ -124,8 +125,6 @@ class TrainJob:
     def __call__(self) -> dict[str, Any]:
         import submitit
         import torch
-
-        from scorebench.train import train
 
         if submitit.JobEnvironment().num_tasks > 1:
             submitit.helpers.TorchDistributedEnvironment().export(

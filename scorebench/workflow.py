@@ -1,6 +1,6 @@
 """Stages of a run as library functions (train -> sample -> evaluate -> report).
 
-Sampling and evaluation work on cells (:mod:`scorebench.evals`): a run's config plus
+Sampling and evaluation work on cells (:mod:`scorebench.cells`): a run's config plus
 sampling overrides. ``scorebench run`` is the one-cell case of ``scorebench bench``.
 """
 
@@ -10,11 +10,29 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from scorebench import distributed
-from scorebench.cell import Cell
-from scorebench.evals import make_cell
+from scorebench import distributed, done
+from scorebench.cells import Cell, make_cell, sampler_component
+from scorebench.components import check_before_training
+from scorebench.done import read_derived
+from scorebench.errors import ScorebenchError
+from scorebench.evaluate import check_eval_config, evaluate_config, ranking_metric
+from scorebench.files import atomic_write_bytes, atomic_write_json
 from scorebench.metrics.extractors import Weights
-from scorebench.runs import RunDir
+from scorebench.plugins import registry
+from scorebench.report import html, leaderboard
+from scorebench.report.baselines import load_baselines
+from scorebench.runs import RunDir, locked
+from scorebench.sample import draw_many, load_model
+from scorebench.stores import (
+    cached_result,
+    evaluate_cell,
+    finish_sampling,
+    plan,
+    plan_key,
+    run_results,
+    sample_cell,
+)
+from scorebench.train import train
 
 
 def progress_bar(enabled: bool):
@@ -30,8 +48,6 @@ def progress_bar(enabled: bool):
 def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) -> list[int]:
     """Draw every cell's missing shards (this rank's share), then write each sampling
     record on rank 0. Returns the samples drawn now per cell."""
-    from scorebench.evals import finish_sampling, sample_cell
-
     drawn = []
     for cell in cells:
         task = bar.add_task(f"sample {cell.key[:8]}", total=cell.config.sample.n) if bar else None
@@ -58,9 +74,6 @@ def sample_stage(
 ) -> dict[str, Any]:
     """Draw the samples of one cell of ``run`` (sharded across torchrun ranks)."""
     import json
-
-    from scorebench.evaluate import check_eval_config
-    from scorebench.runs import locked
 
     cell = make_cell(run, overrides)
     check_eval_config(cell.config)  # drawn to be evaluated: a bad eval.* fails now
@@ -90,8 +103,6 @@ def eval_stage(
     cross_check: bool | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Evaluate one sampled cell of ``run``; returns (record, whether it was cached)."""
-    from scorebench.evals import cached_result, evaluate_cell, plan
-
     cell = make_cell(run, overrides)
     check = cell.config.eval.cross_check if cross_check is None else cross_check
     dev = str(distributed.resolve_device(device or cell.config.runtime.device, distributed.Dist()))
@@ -99,7 +110,6 @@ def eval_stage(
     cached = cached_result(cell, evaluation.fingerprint, cross_check=check)
     if cached is not None:
         return cached, True
-    from scorebench.runs import locked
 
     with locked(run, "eval"):
         return evaluate_cell(cell, evaluation), False
@@ -116,12 +126,6 @@ def report_stage(
     """Leaderboard of every evaluation of the runs (or of ``records``) beside the named
     baselines: Markdown, JSON, HTML."""
     from pathlib import Path
-
-    from scorebench.errors import ScorebenchError
-    from scorebench.evals import run_results
-    from scorebench.files import atomic_write_bytes, atomic_write_json
-    from scorebench.report import html, leaderboard
-    from scorebench.report.baselines import load_baselines
 
     if records is None:
         records = []
@@ -151,8 +155,6 @@ def measure(
     """Sample and evaluate ``cells``; a cell whose result exists is neither sampled nor
     evaluated again. Under torchrun every rank samples, rank 0 evaluates and returns the
     records (other ranks return None)."""
-    from scorebench.evals import cached_result, evaluate_cell, plan, plan_key
-
     with distributed.session(device) as (dist, dev):
         shared: dict[str, Any] = {}
         for c in cells:
@@ -187,10 +189,6 @@ def run_pipeline(
     """train -> sample -> eval -> report, skipping each stage whose artifacts exist.
 
     ``force`` moves an existing run directory aside (nothing is deleted) and starts over."""
-
-    from scorebench.components import check_before_training
-    from scorebench.runs import locked
-
     check_before_training(config)  # a bad sampler value fails now, not after training
     with locked(run, "run", start_over=force, log=log):
         return _run_locked(config, run, argv=argv, inception_weights=inception_weights, log=log)
@@ -198,10 +196,6 @@ def run_pipeline(
 
 def _run_locked(config, run: RunDir, *, argv, inception_weights, log) -> dict[str, Any]:
     import time
-
-    from scorebench import done
-    from scorebench.plugins import registry
-    from scorebench.train import train
 
     timings: dict[str, float | None] = {}  # seconds per stage; None: skipped as done
     start = time.perf_counter()
@@ -246,13 +240,6 @@ def select_stage(run: RunDir, *, inception_weights: Weights = None, log=print) -
     """The paper's checkpoint selection: every ``eval.select_every`` steps, the metric that
     ranks the run's tables (FID for images, as in the paper) on ``eval.select_n`` samples;
     the best step is written to ``selection.json`` for ``sample.checkpoint=best``."""
-
-    from scorebench.done import read_derived
-    from scorebench.evals import sampler_component
-    from scorebench.evaluate import evaluate_config, ranking_metric
-    from scorebench.files import atomic_write_json
-    from scorebench.sample import draw_many, load_model
-
     config = run.load_config()
     every, n = config.eval.select_every, config.eval.select_n
     steps = [s for s in run.intact_checkpoint_steps() if s % every == 0 or s == config.train.steps]

@@ -18,8 +18,11 @@ from typing import Any
 from scorebench.checks import is_finite_number
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_json
+from scorebench.published import published
 from scorebench.records import Board, ResultRecord, checked
 from scorebench.report.leaderboard import ORIGIN_RUN, build, default_gates, lower_is_better
+from scorebench.runs import RunDir
+from scorebench.stores import run_results
 
 # Unless --threshold says otherwise, the metrics' declared gates apply (leaderboard.default_gates);
 # the other values are shown but not gated (relative changes of near-zero KID are noise).
@@ -38,10 +41,6 @@ class Change:
 def load_board(path: str | Path) -> dict[str, Any]:
     """A leaderboard from a run directory, a bench/report directory, a leaderboard JSON, a
     single result record, or the name of a leaderboard that ships with scorebench."""
-    from scorebench.evals import run_results
-    from scorebench.published import published
-    from scorebench.runs import RunDir
-
     path = Path(path)
     shipped = published("leaderboards") / f"{path}.json"
     if not path.exists() and path.suffix == "" and shipped.is_file():

@@ -17,10 +17,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from scorebench.cells import GRID_FILE, SHARD
 from scorebench.checks import is_finite_number
 from scorebench.contracts import IMAGES
 from scorebench.errors import ScorebenchError
 from scorebench.files import read_jsonl
+from scorebench.plugins import load
 from scorebench.records import Manifest, problems
 from scorebench.report import leaderboard, plots
 from scorebench.runs import RunDir
@@ -51,8 +53,6 @@ class RealData:
     def _load(dataset: str, params: dict[str, Any], split: str, root) -> dict[str, Any]:
         import torch
 
-        from scorebench.plugins import load
-
         try:
             ds = load("datasets", dataset)(root, split, **params)
         except (ScorebenchError, OSError, TypeError, ValueError) as exc:
@@ -78,8 +78,6 @@ def _real_view(real: dict[str, Any], caption: str) -> dict[str, Any]:
 
 def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dict[str, Any]:
     """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
-    from scorebench.cell import SHARD
-
     if real is not None and real.get("kind") == "points":
         first = grid.parent / "samples" / f"{SHARD.format(0)}.npy"  # the cell's first shard
         points = _points_or_none(first)
@@ -223,7 +221,6 @@ def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> l
     data = config.get("data") or {}
     if not data.get("name"):
         return []
-    from scorebench.cell import GRID_FILE
 
     real = real_data.get(data["name"], data.get("params") or {}, "train", data.get("root"))
     if real.get("kind") == "points":

@@ -89,7 +89,6 @@ def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
     "meta,message",
     [
         ({"type": "metric"}, "MetricMeta.type is 'metric'"),
-        ({"type": "sample-metric"}, "declares the data it measures"),
         ({"type": "sample-metric", "kinds": "points"}, "use a tuple of"),
         ({"type": "sample-metric", "kinds": ("points",), "values": {"a": ("A", "up")}}, "'up'"),
         ({"type": "sample-metric", "kinds": ("points",), "colour": 1}, "colour"),

@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from scorebench.evals import run_results
 from scorebench.report import html, leaderboard
 from scorebench.report.baselines import load_baselines
 from scorebench.runs import RunDir
+from scorebench.stores import run_results
 
 
 class Page(HTMLParser):

@@ -141,8 +141,8 @@ def test_the_cell_spec_records_how_the_network_computes(tmp_path):
 
 
 def test_a_bench_cell_may_compile_sampling_but_not_change_training(tmp_path):
+    from scorebench.cells import cell_config
     from scorebench.errors import ConfigError
-    from scorebench.evals import cell_config
 
     config = resolve_config("ncsn", "digits", overrides=DIGITS)
     cell = cell_config(config, ["runtime.compile=true", "runtime.precision=bf16"])

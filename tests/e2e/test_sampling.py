@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from scorebench.cell import SHARD
+from scorebench.cells import SHARD, make_cell
 from scorebench.errors import ConfigError
-from scorebench.evals import load_samples, make_cell
 from scorebench.recipes import resolve_config
 from scorebench.runs import RunDir
+from scorebench.stores import load_samples
 from scorebench.train import train
 from scorebench.workflow import sample_stage
 

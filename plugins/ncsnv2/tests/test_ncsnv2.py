@@ -116,7 +116,7 @@ def test_presets():
 
 @pytest.mark.slow
 def test_digits_end_to_end_samples_with_the_averaged_weights(tmp_path):
-    from scorebench.evals import checkpoint_identity
+    from scorebench.cells import checkpoint_identity
     from scorebench.runs import RunDir, load_checkpoint
     from scorebench.sample import checkpoint_weights
 
