@@ -584,3 +584,16 @@ def oracle_baselines(cell: Any, fingerprint: str, inception_weights: Weights = N
         row["model"] = row["model"].replace("real data (held-out test split)", "exact samples")
     atomic_write_json(path, table)
     return table
+
+
+def bench_status(out_dir: str | Path, weights: Weights = None) -> tuple[dict, BenchSpec, list]:
+    """``bench --status OUT``: the bench's summary, its spec and each cell's state
+    (:func:`scorebench.executors.cell_states`)."""
+    summary = read_derived(Path(out_dir) / BENCH_FILE)
+    if not isinstance(summary, dict) or not isinstance(summary.get("spec"), dict):
+        raise ScorebenchError(
+            f"--status {out_dir}: no bench has been started there ({BENCH_FILE} is missing "
+            "or from a bench that has not finished planning)."
+        )
+    spec = BenchSpec.model_validate(summary["spec"])
+    return summary, spec, executors.cell_states(plan_cells(spec, out_dir), weights)

@@ -8,20 +8,36 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from scorebench import __version__
+from scorebench.config import json_schema
 from scorebench.errors import ScorebenchError
+from scorebench.files import atomic_write_bytes, atomic_write_json
 from scorebench.metrics.extractors import InceptionWeights
-from scorebench.plugins import get_plugin_manager
+from scorebench.plugins import get_plugin_manager, registry
+from scorebench.recipes import resolve_config
 from scorebench.registry import KINDS, singular
-from scorebench.report.leaderboard import default_gates
+from scorebench.report.leaderboard import default_gates, rich_tables
+from scorebench.report.leaderboard import markdown as to_markdown
+from scorebench.report.terminal import (
+    bench_status_notes,
+    bench_status_table,
+    eval_table,
+    sample_summary,
+    stage_table,
+)
+from scorebench.runs import HISTORY_FILE, RunDir
 
 app = typer.Typer(
     name="scorebench",
@@ -159,7 +175,6 @@ def list_components(
 
 
 def _list_presets(as_json: bool) -> None:
-    from scorebench.plugins import registry
 
     rows = []
     for component in registry("recipes"):
@@ -183,7 +198,6 @@ DEFAULT_RUNS = "runs"
 
 
 def _config(recipe, dataset, config_file, overrides, device, data_dir):
-    from scorebench.recipes import resolve_config
 
     extra = [f"runtime.device={device}"] if device else []
     extra += [f"data.root={data_dir}"] if data_dir else []
@@ -191,9 +205,6 @@ def _config(recipe, dataset, config_file, overrides, device, data_dir):
 
 
 def _run_dir(run_dir, recipe, dataset):
-    from pathlib import Path
-
-    from scorebench.runs import RunDir
 
     return RunDir(Path(run_dir) if run_dir else Path(DEFAULT_RUNS) / f"{recipe}-{dataset}")
 
@@ -305,10 +316,8 @@ def train(
 
     Under `torchrun --nproc_per_node N` the same command trains with DDP; --executor slurm
     submits it as a Slurm job (--nodes x --gpus-per-node ranks), requeued when preempted."""
-    from scorebench.components import check_before_training
-    from scorebench.runs import locked
-    from scorebench.train import train as train_run
-    from scorebench.train_jobs import train_executor
+    from scorebench.train_jobs import train_executor  # loads torch: imported on use
+    from scorebench.workflow import train_stage
 
     spec = train_executor(
         name=executor,
@@ -323,13 +332,11 @@ def train(
     )
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
     run = _run_dir(run_dir, recipe, dataset)
-    check_before_training(config)  # before the lock creates the run directory
     if spec.name != "inline":
         _train_job(spec, config, run, force)
         return
     start = time.perf_counter()
-    with locked(run, "train", start_over=force, log=err.print):
-        result = train_run(config, run, argv=sys.argv)
+    result = train_stage(config, run, force=force, argv=sys.argv, log=err.print)
     err.print(
         f"trained to step {result.step} in {run.path} in {time.perf_counter() - start:.1f} s"
         + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
@@ -339,7 +346,7 @@ def train(
 
 def _train_job(spec, config, run, force: bool) -> None:
     """``train --executor local|slurm``: submit; wait for a local job."""
-    from scorebench.train_jobs import launch, wait
+    from scorebench.train_jobs import launch, wait  # loads torch: imported on use
 
     job = launch(spec, config, run, sys.argv, force=force, log=err.print)
     ranks = f"{spec.world_size} rank(s) on {spec.nodes} node(s)"
@@ -427,7 +434,7 @@ def sample(
 
     Each sampling spec (sampler and parameters, n, seed...) gets its own directory under
     RUN/evals/: trying another sampler never touches the samples of the first."""
-    from scorebench.distributed import is_main_process
+    from scorebench.distributed import is_main_process  # loads torch: imported on use
     from scorebench.workflow import sample_stage
 
     record = sample_stage(
@@ -440,7 +447,6 @@ def sample(
     if as_json:
         out.print_json(json.dumps(record))
         return
-    from scorebench.report.terminal import sample_summary
 
     for line in sample_summary(record):
         out.print(line)
@@ -470,7 +476,7 @@ def evaluate(
 
     Takes the same --sampler/--set/-n as `sample` to name which samples; a result already
     stored for that spec and protocol is printed, not recomputed."""
-    from scorebench.workflow import eval_stage
+    from scorebench.workflow import eval_stage  # loads torch: imported on use
 
     record, cached = eval_stage(
         _existing_run(run_dir, source_settings, dataset),
@@ -484,7 +490,6 @@ def evaluate(
     if as_json:
         out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
         return
-    from scorebench.report.terminal import eval_table
 
     _table_console().print(eval_table(record))
 
@@ -509,19 +514,17 @@ def export(
     `fidelity --fid --input1 PNG_DIR --input2 REFERENCE_DIR`.
 
     Takes the same --sampler/--set/-n as `sample` to name which samples."""
-    from pathlib import Path
+    from scorebench.export import export as export_cell  # loads torch: imported on use
 
-    from scorebench.cells import make_cell
-    from scorebench.export import export_reference, export_samples
-
-    cell = make_cell(
-        _existing_run(run_dir, source_settings, dataset), _cell_overrides(sampler, n, overrides)
+    samples, references = export_cell(
+        _existing_run(run_dir, source_settings, dataset),
+        _cell_overrides(sampler, n, overrides),
+        Path(png),
+        Path(reference) if reference else None,
     )
-    out.print(f"wrote {export_samples(cell, Path(png))} samples to {png}")
-    if reference:
-        out.print(
-            f"wrote {export_reference(cell, Path(reference))} reference images to {reference}"
-        )
+    out.print(f"wrote {samples} samples to {png}")
+    if references is not None:
+        out.print(f"wrote {references} reference images to {reference}")
 
 
 @app.command(rich_help_panel=PANEL_RUN)
@@ -540,7 +543,7 @@ def run(
     """Train, sample, evaluate and report in one go; finished stages are skipped.
 
     `scorebench run ncsn --dataset cifar10` on a GPU is the paper's experiment."""
-    from scorebench.workflow import run_pipeline
+    from scorebench.workflow import run_pipeline  # loads torch: imported on use
 
     start = time.perf_counter()
     config = _config(recipe, dataset, config_file, overrides, device, data_dir)
@@ -555,7 +558,6 @@ def run(
     )
     if result["report_dir"] is None:  # a non-zero torchrun rank
         return
-    from scorebench.report.terminal import stage_table
 
     _print_board(result["board"])
     console = _table_console()
@@ -570,15 +572,12 @@ def run(
 def _table_console() -> Console:
     """Logs do not wrap lines: give tables room there, unless COLUMNS says how wide the log
     is; a terminal keeps its own width."""
-    import os
-
     if out.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return out
     return Console(width=132, markup=False)
 
 
 def _print_board(board) -> None:
-    from scorebench.report.leaderboard import rich_tables
 
     console = _table_console()
     for table in rich_tables(board, width=console.width):
@@ -605,18 +604,13 @@ def report(
 
     A ``history.jsonl`` among the arguments (as `runs/*` expands to) is skipped: it is the
     log scorebench keeps beside run directories, not a run."""
-    from pathlib import Path
-
-    from scorebench.runs import HISTORY_FILE
-    from scorebench.workflow import report_stage
+    from scorebench.workflow import report_stage  # loads torch: imported on use
 
     runs = [p for p in run_dirs if not (Path(p).name == HISTORY_FILE and Path(p).is_file())]
     if len(runs) < len(run_dirs) and runs:
         err.print(f"skipped {HISTORY_FILE}: the evaluation log beside the runs, not a run")
     board = report_stage([_existing_run(p) for p in runs or run_dirs], out_dir, baselines=baselines)
     if markdown:
-        from scorebench.report.leaderboard import markdown as to_markdown
-
         print(to_markdown(board))
     else:
         _print_board(board)
@@ -650,10 +644,9 @@ def compare(
 
     The default gates (see --threshold) allow a 10% relative worsening; other metrics are
     shown, not gated."""
-    from scorebench.report.compare import compare as compare_results
-    from scorebench.report.compare import load_board, parse_thresholds, table
+    from scorebench.report.compare import compare_paths, table  # loads torch: imported on use
 
-    changes = compare_results(load_board(base), load_board(new), parse_thresholds(thresholds), row)
+    changes = compare_paths(base, new, thresholds, row)
     _table_console().print(table(changes))
     if any(c.regressed for c in changes):
         raise typer.Exit(1)
@@ -744,7 +737,7 @@ def bench(
     missing. Under torchrun each cell's shards are drawn in parallel. Ends with the
     leaderboard (mean ± 95% interval over seeds) and writes leaderboard.md/.json,
     report.html and quality-vs-NFE plots to --out."""
-    from scorebench.bench import load_spec, run_bench
+    from scorebench.bench import load_spec, run_bench  # loads torch: imported on use
 
     if status is not None:
         _bench_status(status, InceptionWeights(inception_weights, trust_weights))
@@ -790,43 +783,15 @@ def bench(
 def _bench_status(out_dir: str, weights) -> None:
     """The table of ``bench --status OUT``; a failed cell's error tail and the command that
     computes what is missing."""
-    from pathlib import Path
+    from scorebench.bench import bench_status  # loads torch: imported on use
 
-    from scorebench.bench import BENCH_FILE, BenchSpec, plan_cells
-    from scorebench.done import read_derived
-    from scorebench.executors import cell_states
-    from scorebench.report.leaderboard import fmt
-
-    summary = read_derived(Path(out_dir) / BENCH_FILE)
-    if not isinstance(summary, dict) or not isinstance(summary.get("spec"), dict):
-        raise ScorebenchError(
-            f"--status {out_dir}: no bench has been started there ({BENCH_FILE} is missing "
-            "or from a bench that has not finished planning)."
-        )
-    spec = BenchSpec.model_validate(summary["spec"])
-    rows = cell_states(plan_cells(spec, out_dir), weights)
+    summary, spec, rows = bench_status(out_dir, weights)
     varied = sorted({key for grid in spec.samplers for key in grid.grid})
-    table = Table(title=f"bench {out_dir}: {len(rows)} cells", title_justify="left")
-    for head in ("cell", "sampler", "seed", "state", "job", "host", "elapsed", "log"):
-        table.add_column(head, overflow="fold")
-    for r in rows:
-        s = r["cell"].spec
-        params = ", ".join(f"{k}={fmt(s['sampler']['params'].get(k))}" for k in varied)
-        sampler = s["sampler"]["name"] + (f" ({params})" if params else "")
-        elapsed = "-" if r["elapsed_s"] is None else f"{fmt(r['elapsed_s'])} s"
-        table.add_row(
-            r["cell"].key[:8], sampler, str(s["seed"]), r["state"],
-            str(r.get("job_id") or "-"), r.get("host") or "-", elapsed, r.get("log") or "-",
-        )  # fmt: skip
-    _table_console().print(table)
-    counts = {state: sum(r["state"] == state for r in rows) for state in ("done", "running")}
-    for r in rows:
-        if r["state"] == "failed":
-            out.print(f"failed {r['cell'].key[:8]} ({r['cell'].path}):", style="red")
-            out.print("\n".join(r.get("error", "").splitlines()[-4:]), soft_wrap=True)
-    if counts["done"] < len(rows) and not counts["running"]:
-        again = summary.get("command") or f"scorebench bench (the command that made {out_dir})"
-        out.print(f"to compute what is missing: {again}", soft_wrap=True)
+    title = f"bench {out_dir}: {len(rows)} cells"
+    _table_console().print(bench_status_table(title, varied, rows))
+    again = summary.get("command") or f"scorebench bench (the command that made {out_dir})"
+    for line, style in bench_status_notes(rows, again):
+        out.print(line, style=style or None, soft_wrap=True)
 
 
 baselines_app = typer.Typer(help="Baselines measured by scorebench itself.", no_args_is_help=True)
@@ -848,10 +813,7 @@ def baselines_compute(
     trust_weights: bool = TRUST_WEIGHTS,
 ) -> None:
     """Measure reference rows (held-out real data, fitted Gaussian) under a preset's protocol."""
-    from pathlib import Path
-
-    from scorebench.files import atomic_write_json
-    from scorebench.report.baselines import measured_baselines
+    from scorebench.report.baselines import measured_baselines  # loads torch: imported on use
 
     config = _config(recipe, dataset, None, overrides, None, None)
     command = " ".join(
@@ -886,7 +848,6 @@ def config_show(
     if as_json:
         out.print_json(json.dumps(config))
         return
-    import yaml
 
     print(yaml.safe_dump(config, sort_keys=False), end="")
 
@@ -899,10 +860,6 @@ def config_schema(
 ) -> None:
     """The JSON Schema of config files, for editors: e.g. `# yaml-language-server:
     $schema=scorebench.schema.json` at the top of a YAML config."""
-    from pathlib import Path
-
-    from scorebench.config import json_schema
-    from scorebench.files import atomic_write_bytes
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out_file is None:
@@ -914,10 +871,11 @@ def config_schema(
 
 def _existing_run(path: str, source_settings: list[str] = (), dataset: str | None = None):
     """A run directory, or the directory of a diffusers source's cells under runs/."""
-    from pathlib import Path
-
-    from scorebench.bench import DIFFUSERS_PREFIX, model_source, source_run
-    from scorebench.runs import RunDir
+    from scorebench.bench import (  # loads torch: imported on use
+        DIFFUSERS_PREFIX,
+        model_source,
+        source_run,
+    )
 
     if path.startswith(DIFFUSERS_PREFIX):
         source = model_source(path, source_settings, dataset)
@@ -954,7 +912,6 @@ def main() -> None:
 
 
 def _error(message: str) -> None:
-    from rich.text import Text
 
     # Text, not markup: messages quote user input, which may hold [brackets].
     err.print(Text.assemble(("error: ", "red"), message))

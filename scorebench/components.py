@@ -9,8 +9,11 @@ import torch
 
 from scorebench.config import ComponentConfig, RunConfig, check_params
 from scorebench.errors import ConfigError, ScorebenchError, UnknownComponentError
+from scorebench.evaluate import check_eval_config, extractor_spec
 from scorebench.noise import SampleNoise, randomness
+from scorebench.paths import cache_dir
 from scorebench.plugins import registry
+from scorebench.score import NetworkScore
 
 
 def instantiate(kind: str, spec: ComponentConfig, key: str, **extra: Any) -> Any:
@@ -69,7 +72,6 @@ def build_loss(config: RunConfig) -> Any:
 
 def build_sampler(config: RunConfig) -> Any:
     """The sampler function, with its configured parameters checked."""
-
     spec = config.sample.sampler
     try:
         sampler = registry("samplers").load(spec.name)
@@ -86,7 +88,6 @@ def autocast(device: torch.device, precision: str):
 
 def check_components(config: RunConfig) -> None:
     """Every component name and parameter of ``config`` exists, checked before any work."""
-
     specs = [
         ("networks", config.network, "network"),
         ("schedules", config.schedule, "schedule"),
@@ -102,8 +103,6 @@ def check_components(config: RunConfig) -> None:
             raise ConfigError(f"{key}.name: {exc}") from exc
         check_params(factory, spec.params, f"{key}.params", spec.name)
     if config.eval.extractor != "auto":
-        from scorebench.evaluate import extractor_spec
-
         try:
             extractor_spec(config.eval.extractor)
         except UnknownComponentError as exc:
@@ -114,8 +113,6 @@ def check_before_training(config: RunConfig) -> None:
     """All that can be checked before a run trains: component names and parameters, and the
     sampler's parameter values (a dry run on the dataset's shape), so a bad ``step_lr``
     fails now and not when the first grid is drawn after training."""
-    from scorebench.evaluate import check_eval_config
-
     check_components(config)
     shape = tuple(build_dataset(config).shape)
     check_batch_memory(config.data.batch_size, shape, "data.batch_size")
@@ -215,8 +212,6 @@ def network_score(
     ``torch.compile`` for inference (:func:`compiled`)."""
     import copy
 
-    from scorebench.score import NetworkScore
-
     cast = _bf16_copy(config)
     if cast:
         network = copy.deepcopy(network).to(torch.bfloat16)
@@ -243,8 +238,6 @@ def compiled(network: torch.nn.Module, *, inference: bool) -> torch.nn.Module:
     import os
 
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
-
-    from scorebench.paths import cache_dir
 
     # Inductor writes its default into the environment once used: that is not a user's choice.
     if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, "", default_cache_dir()):

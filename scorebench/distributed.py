@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from scorebench.config import check_device
+from scorebench.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -64,8 +67,6 @@ def session(requested_device: str):
 
 
 def resolve_device(requested: str, d: Dist) -> torch.device:
-    from scorebench.config import check_device
-    from scorebench.errors import ConfigError
 
     check_device(requested, "device")
     if requested == "auto":

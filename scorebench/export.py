@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from scorebench.cells import make_cell
 from scorebench.errors import ScorebenchError
 from scorebench.evaluate import reference_images
+from scorebench.runs import RunDir
 from scorebench.stores import load_samples
 
 
@@ -48,3 +50,13 @@ def export_reference(cell, out: Path) -> int:
     """The reference images the cell's protocol compares with, the same split and subset."""
     reference = reference_images(cell.config)
     return write_pngs((reference[i].numpy() for i in range(len(reference))), out)
+
+
+def export(
+    run: RunDir, overrides: list[str], png: Path, reference: Path | None
+) -> tuple[int, int | None]:
+    """``scorebench export``: the samples of ``run``'s cell under ``overrides`` into ``png``,
+    and its protocol's reference images into ``reference`` when given; returns the counts."""
+    cell = make_cell(run, overrides)
+    written = export_samples(cell, png)
+    return written, None if reference is None else export_reference(cell, reference)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.plugins import registry
 
 #: The metric component types an evaluation computes (the others are feature networks).
 FEATURE_METRIC, SAMPLE_METRIC = "feature-metric", "sample-metric"
@@ -24,8 +25,6 @@ def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str,
     """The (feature, sample) metrics of ``requested`` that measure ``ds`` (None: every
     registered metric that applies to it), in registration order. A name that is not a
     metric, measures another kind of data or needs what the dataset lacks is an error."""
-    from scorebench.plugins import registry
-
     metrics = [c for c in registry("metrics") if c.meta.type in (FEATURE_METRIC, SAMPLE_METRIC)]
     applies = {c.name: c for c in metrics if _applies(c, ds)}
     if requested is None:
@@ -71,8 +70,6 @@ def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
 
 def sample_metrics(names: tuple[str, ...], ds: Any, seed: int) -> dict[str, Any]:
     """The sample-metric objects by name, and their protocol settings (plain JSON)."""
-    from scorebench.plugins import registry
-
     out = {}
     for name in names:
         component = registry("metrics").get(name)
@@ -94,8 +91,6 @@ def sample_values(
 ) -> dict[str, Any]:
     """The values of the sample metrics; the reference items are read once, if asked for."""
     import functools
-
-    from scorebench.plugins import registry
 
     reference = functools.cache(reference)
     values: dict[str, Any] = {}

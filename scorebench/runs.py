@@ -36,8 +36,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from scorebench import __version__
+from scorebench.config import flatten, from_dict
 from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import atomic_write_json, read_json, remove_stale_temps
+from scorebench.plugins import get_plugin_manager
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})\.pt$")
 HISTORY_FILE = "history.jsonl"  # beside the runs: every evaluation record made there
@@ -80,7 +83,6 @@ class RunDir:
         return [s for s in self.checkpoint_steps() if zipfile.is_zipfile(self.checkpoint_path(s))]
 
     def load_config(self):
-        from scorebench.config import from_dict
 
         if not self.config.is_file():
             raise ScorebenchError(
@@ -113,8 +115,6 @@ class RunDir:
     def check_continues(self, config) -> None:
         """An existing run may continue under ``config``: keys that do not change the trained
         weights (more steps, sampling, evaluation, logging, device) may differ."""
-        from scorebench.config import flatten
-
         if not self.config.is_file():
             return
         old, now = flatten(self.saved_config()), flatten(config.to_dict())
@@ -229,9 +229,6 @@ def move_aside(run: RunDir) -> Path:
 
 def manifest(config, argv: list[str] | None = None) -> dict[str, Any]:
     """What produced a run: versions of everything, device, git commit, seed, command line."""
-    from scorebench import __version__
-    from scorebench.plugins import get_plugin_manager
-
     try:
         import torch
 

@@ -17,6 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from scorebench.components import (
+    build_network,
+    build_score_function,
+    build_sigmas,
+    network_score,
+    sample_shape,
+)
 from scorebench.config import RunConfig
 from scorebench.contracts import IMAGES, STANDARD_NORMAL, kind_of
 from scorebench.data.transforms import inverse_logit_transform
@@ -131,14 +138,6 @@ def load_model(
 ) -> Model:
     """The score function of ``run`` at checkpoint ``step`` as score(x, sigma), under
     ``config`` (default: the run's own); for an oracle source, its analytic score."""
-    from scorebench.components import (
-        build_network,
-        build_score_function,
-        build_sigmas,
-        network_score,
-        sample_shape,
-    )
-
     config = config or run.load_config()
     sigmas = build_sigmas(config, device)
     if config.score_function is not None:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scorebench.config import flatten
 from scorebench.errors import ConfigError
 
 
@@ -60,8 +61,6 @@ class TrainingBoard:
 def hparam_values(config: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """The values TensorBoard's hparams table shows for an evaluation: every scalar of the
     config (lists as text) and the sampler's name and parameters."""
-    from scorebench.config import flatten
-
     sampler = record["cell"]["spec"]["sampler"]
     flat = {**flatten(config), "sampler": sampler["name"], "n": record["n_samples"]}
     flat.update({f"sampler.{k}": v for k, v in flatten(sampler.get("params", {})).items()})

@@ -32,9 +32,12 @@ from scorebench.components import (
 )
 from scorebench.config import RunConfig
 from scorebench.contracts import IMAGES, kind_of
+from scorebench.data.transforms import preprocess
 from scorebench.errors import ConfigError, ScorebenchError
-from scorebench.files import append_jsonl, atomic_save_torch
+from scorebench.files import append_jsonl, atomic_save_torch, read_jsonl, rewrite_jsonl
 from scorebench.runs import RunDir, latest_valid_checkpoint
+from scorebench.sample import data_space, draw, save_grid
+from scorebench.tensorboard import TrainingBoard
 
 
 class TrainingDiverged(ScorebenchError):
@@ -319,8 +322,6 @@ def _train(
         return TrainResult(start, None, None, resumed_from)
     board = None
     if dist.is_main and config.train.tensorboard:
-        from scorebench.tensorboard import TrainingBoard
-
         board = TrainingBoard(run.path, config.to_dict(), start)
     log = _Log(config.train.steps, start, dist.is_main and not quiet)
     try:
@@ -427,8 +428,6 @@ def train_step(
     ``model`` is what runs the forward pass (maybe DDP- or compile-wrapped), ``network``
     the plain module whose parameters are clipped and averaged."""
     if kind_of(x.shape[1:]) == IMAGES:
-        from scorebench.data.transforms import preprocess
-
         x = preprocess(
             x,
             generator,
@@ -508,8 +507,6 @@ def _save_checkpoint(
 
 def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> None:
     """A sample grid with the run's own sampler (fixed seed, so grids are comparable)."""
-    from scorebench.sample import data_space, draw, save_grid
-
     parts.network.eval()
     score = network_score(parts.network, parts.sigmas, config, device)
     shape = parts.shape
@@ -521,8 +518,6 @@ def _grid(config: RunConfig, parts: _Parts, run: RunDir, step: int, device) -> N
 def truncate_metrics(run: RunDir, step: int) -> None:
     """Drop the log rows past ``step`` (the checkpoint training continues from), so a resumed
     run logs each step once."""
-    from scorebench.files import read_jsonl, rewrite_jsonl
-
     if run.metrics.is_file():
         rows = read_jsonl(run.metrics)
         rewrite_jsonl(

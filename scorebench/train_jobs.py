@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from scorebench.components import check_before_training
 from scorebench.config import RunConfig
 from scorebench.errors import ConfigError, ScorebenchError, problems
 from scorebench.executors import check_slurm
@@ -155,6 +156,7 @@ def launch(
     import submitit
     import torch
 
+    check_before_training(config)
     check_train_executor(spec, config)
     with locked(run, "train", start_over=force, log=log):
         run.check_continues(config)  # refused here, not in the job, as a run in use is

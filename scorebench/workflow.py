@@ -177,6 +177,14 @@ def measure(
         return done if dist.is_main else None
 
 
+def train_stage(config, run: RunDir, *, force: bool = False, argv=None, log=print):
+    """Train ``run`` to ``config``'s steps, continuing from its newest valid checkpoint;
+    ``force`` moves an existing run directory aside and starts over."""
+    check_before_training(config)  # before the lock creates the run directory
+    with locked(run, "train", start_over=force, log=log):
+        return train(config, run, argv=argv)
+
+
 def run_pipeline(
     config,
     run: RunDir,

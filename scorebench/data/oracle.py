@@ -15,9 +15,11 @@ from typing import Any
 
 import torch
 
+from scorebench.components import sample_shape
 from scorebench.contracts import IMAGES, POINTS, kind_of
 from scorebench.data.base import TensorDataset, check_positive_int, check_split
 from scorebench.errors import ConfigError
+from scorebench.plugins import registry
 
 _SPLIT_STREAM = {"train": 0, "test": 1}
 
@@ -32,9 +34,6 @@ def oracle(
     seed: int = 0,
 ) -> TensorDataset:
     """``n`` exact draws from score function ``score_function`` (built with ``params``)."""
-    from scorebench.components import sample_shape
-    from scorebench.plugins import registry
-
     check_split("oracle", split)
     check_positive_int("oracle", "n", n)
     check_positive_int("oracle", "seed", seed, minimum=0)

@@ -30,6 +30,7 @@ from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import atomic_save_torch
 from scorebench.metrics.extractors import PreparedExtractor
 from scorebench.metrics.protocol import canonical_json, file_sha256, protocol_fingerprint
+from scorebench.plugins import load
 
 FIDELITY_NAME = "scorebench-digits-cnn"
 CHECKPOINT_FORMAT = 1
@@ -156,7 +157,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def _train_and_test_data(
     data_root: str | Path | None, image_size: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from scorebench.plugins import load
 
     factory = load("datasets", "digits")
     out = []

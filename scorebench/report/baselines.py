@@ -12,16 +12,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scorebench.components import build_dataset
 from scorebench.contracts import IMAGES, kind_of
 from scorebench.errors import ScorebenchError
+from scorebench.evaluate import evaluate_config
 from scorebench.metrics.extractors import Weights
+from scorebench.published import published
 
 
 def baselines_dir() -> Path:
     """The shipped tables, or ``$SCOREBENCH_BASELINES_DIR`` where set."""
     import os
-
-    from scorebench.published import published
 
     return Path(os.environ.get("SCOREBENCH_BASELINES_DIR") or published("baselines"))
 
@@ -53,9 +54,6 @@ def measured_baselines(
         uniform noise. ``source`` (the command, recipe, dataset and overrides that made
     ``config``) is recorded so the table can be recomputed and its protocol checked."""
     import torch
-
-    from scorebench.components import build_dataset
-    from scorebench.evaluate import evaluate_config
 
     train, test = build_dataset(config, "train"), build_dataset(config, "test")
     n = config.sample.n

@@ -169,6 +169,14 @@ def compare(
     return changes
 
 
+def compare_paths(
+    base: str, new: str, thresholds: list[str], row: str | None = None
+) -> list[Change]:
+    """``scorebench compare BASE NEW -t ...``: the boards read from their paths (or a
+    shipped board's name), compared under the default gates changed by ``thresholds``."""
+    return compare(load_board(base), load_board(new), parse_thresholds(thresholds), row)
+
+
 def _check_thresholds(thresholds: dict[str, float | None], rows: list[dict[str, Any]]) -> None:
     """Every --threshold names a numeric metric of the base rows (a misspelt one would
     silently gate nothing)."""

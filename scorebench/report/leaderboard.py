@@ -10,15 +10,15 @@ import math
 from pathlib import PurePath
 from typing import Any
 
+from scorebench.config import flatten
 from scorebench.metrics.protocol import protocol_fingerprint
+from scorebench.plugins import registry
 
 
 def metric_values() -> dict[str, tuple[str, bool]]:
     """Every value the registered metrics declare (``MetricMeta.values``): key -> (label, lower
     is better), ordered by the components' ``MetricMeta.order`` (default 100), which is also the
     tables' column order: the first column a group has ranks it."""
-    from scorebench.plugins import registry
-
     out: dict[str, tuple[str, bool]] = {}
     for component in sorted(registry("metrics"), key=lambda c: c.meta.order):
         for key, (label, better) in component.meta.values.items():
@@ -29,8 +29,6 @@ def metric_values() -> dict[str, tuple[str, bool]]:
 def default_gates() -> dict[str, float]:
     """The regression gates the registered metrics declare (``MetricMeta.gates``): value key ->
     allowed relative worsening (negative)."""
-    from scorebench.plugins import registry
-
     return {k: v for c in registry("metrics") for k, v in c.meta.gates.items()}
 
 
@@ -231,8 +229,6 @@ DIFFERENCE_WORDS = {
 def differences(groups: list[dict[str, Any]]) -> dict[str, str]:
     """For groups that share a heading (dataset and protocol label), what sets each apart
     from the others, by fingerprint: 'feature-network weights differ', or the keys."""
-    from scorebench.config import flatten
-
     by_heading: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for g in groups:
         by_heading.setdefault((g["dataset"], g["protocol"]), []).append(g)
@@ -252,8 +248,6 @@ def differences(groups: list[dict[str, Any]]) -> dict[str, str]:
 def scale_note(group: dict[str, Any]) -> str | None:
     """What scale a group's numbers are on, as the metric components declare it
     (``MetricMeta.scale``): the group's feature extractor, or else the metrics of its columns."""
-    from scorebench.plugins import registry
-
     spec = group.get("spec")
     if not spec:  # a paper's table: its protocol is words, not ours
         return None

@@ -58,3 +58,37 @@ def stage_table(timings: dict[str, float | None]):
     for stage, seconds in timings.items():
         table.add_row(stage, "skipped (done)" if seconds is None else f"{seconds:.1f}")
     return table
+
+
+def bench_status_table(title: str, varied: list[str], rows: list[dict[str, Any]]):
+    """One line per cell of ``bench --status``: its sampler (the swept parameters), seed,
+    state and where its worker ran."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for head in ("cell", "sampler", "seed", "state", "job", "host", "elapsed", "log"):
+        table.add_column(head, overflow="fold")
+    for r in rows:
+        s = r["cell"].spec
+        params = ", ".join(f"{k}={fmt(s['sampler']['params'].get(k))}" for k in varied)
+        sampler = s["sampler"]["name"] + (f" ({params})" if params else "")
+        elapsed = "-" if r["elapsed_s"] is None else f"{fmt(r['elapsed_s'])} s"
+        table.add_row(
+            r["cell"].key[:8], sampler, str(s["seed"]), r["state"],
+            str(r.get("job_id") or "-"), r.get("host") or "-", elapsed, r.get("log") or "-",
+        )  # fmt: skip
+    return table
+
+
+def bench_status_notes(rows: list[dict[str, Any]], command: str) -> list[tuple[str, str]]:
+    """(line, style) pairs under the status table: each failed cell's error tail, and the
+    command that computes what is missing when nothing is running."""
+    lines = []
+    for r in rows:
+        if r["state"] == "failed":
+            lines.append((f"failed {r['cell'].key[:8]} ({r['cell'].path}):", "red"))
+            lines.append(("\n".join(r.get("error", "").splitlines()[-4:]), ""))
+    states = [r["state"] for r in rows]
+    if states.count("done") < len(rows) and "running" not in states:
+        lines.append((f"to compute what is missing: {command}", ""))
+    return lines
