@@ -580,8 +580,6 @@ def oracle_baselines(cell: Any, fingerprint: str, inception_weights: Weights = N
         return table
     source = {"command": "scorebench bench (score-function source)", "oracle": cell.spec["source"]}
     table = measured_baselines(cell.config, source=source, inception_weights=inception_weights)
-    for row in table["rows"] if cell.config.data.name == "oracle" else []:
-        row["model"] = row["model"].replace("real data (held-out test split)", "exact samples")
     atomic_write_json(path, table)
     return table
 

@@ -165,7 +165,10 @@ class Dataset(Protocol):
     feature network in ``extractor`` (a registered feature extractor, used when
     ``eval.extractor`` is ``auto``). Optional attributes the core reads: ``targets``
     (labels), ``mixture`` (a toy's true Gaussian mixture: ``means``, ``weights``, ``std``;
-    metrics that need it say so), ``log_likelihood(x)`` (the exact density),
+    metrics that need it say so), ``gaussian_mixture`` (a
+    :class:`scorebench.metrics.exact.GaussianMixture`: the exact density, for the distances to
+    it), ``log_likelihood(x)`` (the exact log density) with ``log_likelihood_reference()``
+    (E_p[log p]),
     ``batch(indices)`` (many items at once, for point sets) and ``files`` (the files behind
     a file-backed dataset: their names and sizes are part of the reference protocol)."""
 

@@ -26,7 +26,7 @@ from scorebench.components import (
 )
 from scorebench.config import RunConfig
 from scorebench.contracts import IMAGES, STANDARD_NORMAL, kind_of
-from scorebench.data.transforms import inverse_logit_transform
+from scorebench.data.transforms import inverse_logit_transform, to_uint8
 from scorebench.errors import ScorebenchError
 from scorebench.files import atomic_write, read_json
 from scorebench.noise import SampleNoise, randomness
@@ -92,7 +92,7 @@ def data_space(samples: torch.Tensor, config: RunConfig) -> torch.Tensor:
 def to_storage(samples: torch.Tensor) -> np.ndarray:
     """Images as uint8 (what metrics see), points as float32."""
     if kind_of(samples.shape[1:]) == IMAGES:
-        return (samples.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        return to_uint8(samples).cpu().numpy()
     return samples.cpu().numpy().astype(np.float32)
 
 

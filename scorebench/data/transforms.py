@@ -13,7 +13,14 @@ import torch
 
 from scorebench.errors import ConfigError, ScorebenchError
 
-__all__ = ["dequantize", "inverse_logit_transform", "logit_transform", "preprocess", "random_hflip"]
+__all__ = [
+    "dequantize",
+    "inverse_logit_transform",
+    "logit_transform",
+    "preprocess",
+    "random_hflip",
+    "to_uint8",
+]
 
 
 def _check_generator(x: torch.Tensor, generator: torch.Generator) -> None:
@@ -24,6 +31,11 @@ def _check_generator(x: torch.Tensor, generator: torch.Generator) -> None:
             f"the generator is on {generator.device} but the batch is on {x.device}; create "
             f"it with torch.Generator(device=x.device)"
         )
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as 8-bit values (clamped, rounded): how samples are stored."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def dequantize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -11,7 +11,9 @@
   different runs are comparable.
 * :func:`mode_weight_error`: each sample goes to its nearest mode; the fraction per mode is
   compared with the mixture's weights; the error is the largest absolute difference.
-* :func:`mean_log_likelihood`: the mean exact log density, for datasets that know it.
+* :func:`log_likelihood_gap`: the mean exact log density of the samples, minus that of
+  exact draws (``E_q[log p] - E_p[log p]``), for datasets that know their density; its
+  absolute value is the ranked distance (a sampler cannot win it by crowding the modes).
 
 The classes at the end are the registered sample metrics (:class:`scorebench.api.SampleMetric`):
 each says what goes into the protocol and computes its values from the samples.
@@ -108,11 +110,13 @@ def mode_weight_error(
     }
 
 
-def mean_log_likelihood(samples: torch.Tensor, dataset: Any) -> dict[str, float]:
-    """The mean of ``dataset.log_likelihood`` over the samples (uint8 images scaled to
-    [0, 1], as the data are)."""
+def log_likelihood_gap(samples: torch.Tensor, dataset: Any) -> dict[str, float]:
+    """``E_q[log p]`` over the samples (uint8 images scaled to [0, 1], as the data are), and
+    its gap to ``E_p[log p]`` (``dataset.log_likelihood_reference()``)."""
     x = samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
-    return {"log_likelihood": float(dataset.log_likelihood(x).mean())}
+    mean = float(dataset.log_likelihood(x).mean())
+    gap = mean - dataset.log_likelihood_reference()["mean"]
+    return {"log_likelihood": mean, "loglik_gap": gap, "abs_loglik_gap": abs(gap)}
 
 
 # ---------------------------------------------------------------- registered metrics
@@ -167,13 +171,16 @@ class ModeWeights:
 
 class LogLikelihood:
     def settings(self, dataset: Any, seed: int) -> dict[str, Any]:
+        reference = dataset.log_likelihood_reference()
         return {
             "density": "the dataset's exact log density (sigma = 0)",
             "of": "the samples as stored (images: uint8 / 255)",
-            "reduction": "mean over samples",
+            "reduction": "mean over samples, minus E_p[log p]",
+            "E_p[log p]": round(reference["mean"], 6),
+            "E_p[log p] from": f"{reference['draws']} exact draws stored as samples are",
         }
 
     def __call__(
         self, samples: torch.Tensor, *, reference: Callable, dataset: Any, seed: int
     ) -> dict[str, float]:
-        return mean_log_likelihood(samples, dataset)
+        return log_likelihood_gap(samples, dataset)

@@ -13,11 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.components import build_dataset
+from scorebench.config import build_config
 from scorebench.contracts import IMAGES, kind_of
 from scorebench.errors import ScorebenchError
 from scorebench.evaluate import evaluate_config
 from scorebench.metrics.extractors import Weights
 from scorebench.published import published
+from scorebench.report.leaderboard import mean_metrics
+
+#: An oracle's reference row: exact draws of the true distribution, measured over
+#: EXACT_DRAWS independent streams (mean and 95% band: the protocol's noise floor).
+EXACT_SAMPLES = "exact samples"
+EXACT_DRAWS = 5
 
 
 def baselines_dir() -> Path:
@@ -45,6 +52,19 @@ def load_baselines(ids: list[str]) -> list[dict[str, Any]]:
     return tables
 
 
+def _exact_draws(config: Any) -> list[Any]:
+    """EXACT_DRAWS exact draws of an oracle, each of the protocol's n, from streams that
+    are neither its reference's nor each other's (the test splits of oracle seeds 1, 2...)."""
+    import torch
+
+    draws = []
+    for seed in range(1, EXACT_DRAWS + 1):
+        other = build_config(config.to_dict(), None, [f"data.params.seed={seed}"])
+        test = build_dataset(other, "test")
+        draws.append(torch.stack([test[i] for i in range(len(test))]))
+    return draws
+
+
 def measured_baselines(
     config: Any, *, source: dict[str, Any], inception_weights: Weights = None
 ) -> dict[str, Any]:
@@ -69,16 +89,25 @@ def measured_baselines(
     if kind_of(real.shape[1:]) == IMAGES:
         candidates["uniform noise"] = torch.rand(real.shape, generator=g)
         candidates = {k: v.clamp(0, 1) for k, v in candidates.items()}
+    oracle = config.data.name == "oracle"
+    if oracle:  # an oracle's test split is one exact draw: measure several
+        candidates.pop("real data (held-out test split)")
+        candidates = {f"{EXACT_SAMPLES} ({EXACT_DRAWS} draws)": _exact_draws(config), **candidates}
     rows = []
     for model, samples in candidates.items():
-        record = evaluate_config(samples, config, inception_weights=inception_weights)
+        records = [
+            evaluate_config(draw, config, inception_weights=inception_weights)
+            for draw in (samples if isinstance(samples, list) else [samples])
+        ]
+        metrics, intervals = mean_metrics([r["metrics"] for r in records])
         rows.append(
             {
                 "model": model,
-                "metrics": record["metrics"],
-                "fingerprint": record["fingerprint"],
-                "n_samples": record["n_samples"],
-                "protocol": record["protocol"],
+                "metrics": metrics,
+                **({"intervals": intervals} if len(records) > 1 else {}),
+                "fingerprint": records[0]["fingerprint"],
+                "n_samples": records[0]["n_samples"],
+                "protocol": records[0]["protocol"],
             }
         )
     dataset = config.dataset

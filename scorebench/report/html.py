@@ -131,6 +131,7 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
         "heads": heads,
         "rows": rows,
         "scale": leaderboard.scale_note(g),
+        "winners": leaderboard.winners_text(g),
         "citation": _citation(g.get("citation")),
         "nfe_plot": data_uri(nfe_plot) if nfe_plot else None,
         "pictures": pictures,

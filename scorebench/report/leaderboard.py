@@ -1,7 +1,11 @@
 """Leaderboards: evaluations and baselines grouped by protocol, never ranked across them.
 
 Inside a protocol group, the evaluations of one cell spec that differ only in their seed
-form one row: each metric is the mean over seeds with a 95% Student-t interval.
+form one row: each metric is the mean over seeds with a 95% Student-t interval. Cells that
+share a seed share their initial noise, so two rows are compared by the paired difference
+over their common seeds: a row that a paired t-test (5%) cannot separate from the first row
+of its rank shares that rank (shown ``3=``), and each NFE budget names its winner, the
+margin over the runner-up and whether it is significant.
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ def interval95(values: list[float]) -> float | None:
     return float(t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
 
 
+def mean_metrics(measured: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The mean of each metric that is a number in every measurement (others: the first's),
+    and its 95% interval."""
+    metrics, intervals = dict(measured[0]), {}
+    for key in measured[0]:
+        values = [m.get(key) for m in measured]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            metrics[key] = sum(values) / len(values)
+            intervals[key] = interval95(values)
+    return metrics, intervals
+
+
 def _row_spec(record: dict[str, Any]) -> dict[str, Any]:
     """What identifies a row: the cell's sampling spec without its seed (and the run)."""
     spec = dict(record.get("cell", {}).get("spec") or {})
@@ -74,16 +90,13 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         run = first.get("run", {})
         spec = first.get("cell", {}).get("spec", {})
         sampling = [r.get("cell", {}).get("sampling", {}) for r in bucket]
-        metrics, intervals = {}, {}
-        for key, value in first["metrics"].items():
-            values = [r["metrics"].get(key) for r in bucket]
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                metrics[key] = sum(values) / len(values)
-                intervals[key] = interval95(values)
-            else:
-                metrics[key] = value
-        source = spec.get("source", {})
         seeds = [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket]
+        metrics, intervals = mean_metrics([r["metrics"] for r in bucket])
+        by_seed = {
+            key: {str(s): r["metrics"][key] for s, r in zip(seeds, bucket, strict=True)}
+            for key in intervals
+        }
+        source = spec.get("source", {})
         oracle = source.get("kind") == "score_function"
         rows.append(
             {
@@ -94,6 +107,7 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "sampler_params": spec.get("sampler", {}).get("params", {}),
                 "metrics": metrics,
                 "intervals": intervals,
+                "by_seed": by_seed,
                 "seeds": seeds,
                 "n_samples": first.get("n_samples"),
                 "nfe": sampling[0].get("nfe_per_sample"),
@@ -152,7 +166,7 @@ def _baseline_rows(table: dict[str, Any]):
                     "origin": "paper" if table.get("origin") == "paper" else "measured",
                     "sampler": None,
                     "metrics": row["metrics"],
-                    "intervals": {},
+                    "intervals": row.get("intervals", {}),
                     "n_samples": row.get("n_samples"),
                     "nfe": row.get("nfe"),
                     "source": source,
@@ -185,6 +199,7 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
         for key, label, dataset, known, row in _baseline_rows(table):
             group(key, label, dataset, known)["rows"].append(row)
     for g in groups.values():
+        _label_samplers(g["rows"])
         g["columns"] = [c for c in metric_values() if any(c in r["metrics"] for r in g["rows"])]
         if g["columns"]:
             key = g["columns"][0]
@@ -193,12 +208,90 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
                 key=lambda r: (r["metrics"].get(key) is None, sign * (r["metrics"].get(key) or 0))
             )
             g["ranked_by"] = key
-        _label_samplers(g["rows"])
+            _rank(g["rows"], key)
+            g["budgets"] = budget_winners(g["rows"], key)
     # Groups holding evaluations of runs first.
     ordered = sorted(
         groups.values(), key=lambda g: not any(r["origin"] == ORIGIN_RUN for r in g["rows"])
     )
     return {"groups": ordered}
+
+
+def paired(a: dict[str, Any], b: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """``b - a`` in ``key`` over the seeds both rows ran: the mean difference, its 95%
+    interval and the two-sided p-value of a paired t-test (None below two common seeds)."""
+    sa, sb = a.get("by_seed", {}).get(key, {}), b.get("by_seed", {}).get(key, {})
+    diffs = [sb[s] - sa[s] for s in sorted(set(sa) & set(sb))]
+    if len(diffs) < 2:
+        return None
+    from scipy.stats import ttest_1samp
+
+    mean = sum(diffs) / len(diffs)
+    same = all(d == diffs[0] for d in diffs)  # no spread: a t-test is undefined
+    p = (1.0 if mean == 0 else 0.0) if same else float(ttest_1samp(diffs, 0.0).pvalue)
+    return {"difference": mean, "interval": interval95(diffs), "p": p, "seeds": len(diffs)}
+
+
+def _rank(rows: list[dict[str, Any]], key: str) -> None:
+    """``rank``: the row's place, shared (``3=``) with the first row of its rank when the
+    paired difference between them is not significant at 5%."""
+    leader = None
+    for place, r in enumerate(rows, 1):
+        if r["metrics"].get(key) is None:
+            r["rank"] = str(place)
+            continue
+        test = paired(leader, r, key) if leader is not None else None
+        if test is not None and test["p"] >= 0.05:
+            r["rank"] = leader["rank"] = f"{leader['rank'].rstrip('=')}="
+        else:
+            leader, r["rank"] = r, str(place)
+
+
+def budget(nfe: float) -> int:
+    """The NFE budget a row was run at: the nearest of 1, 2, 5 x 10^k in log scale (a Heun
+    sampler's 2n - 1 evaluations count as 2n)."""
+    grid = [m * 10**k for k in range(7) for m in (1, 2, 5)]
+    return min(grid, key=lambda b: abs(math.log(nfe / b)))
+
+
+def budget_winners(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Per NFE budget, the best run row, its margin over the runner-up (paired over seeds)
+    and whether that margin is significant; rows are in rank order already."""
+    by_budget: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["origin"] == ORIGIN_RUN and r.get("nfe") and r["metrics"].get(key) is not None:
+            by_budget.setdefault(budget(r["nfe"]), []).append(r)
+    out = []
+    for nfe, same in sorted(by_budget.items()):
+        if len(same) < 2:
+            continue
+        test = paired(same[0], same[1], key)
+        out.append(
+            {
+                "nfe": nfe,
+                "winner": same[0].get("sampler_label") or same[0]["sampler"],
+                "runner_up": same[1].get("sampler_label") or same[1]["sampler"],
+                "value": same[0]["metrics"][key],
+                "margin": abs(same[1]["metrics"][key] - same[0]["metrics"][key]),
+                "interval": test and test["interval"],
+                "significant": test is not None and test["p"] < 0.05,
+            }
+        )
+    return out
+
+
+def winners_text(group: dict[str, Any]) -> list[str]:
+    """One line per NFE budget: who wins, by how much, and whether it is resolved."""
+    key = group.get("ranked_by")
+    lines = []
+    for b in group.get("budgets") or []:
+        margin = fmt(b["margin"]) + (f" ± {fmt(b['interval'])}" if b["interval"] else "")
+        verdict = "significant" if b["significant"] else "a tie at 5%"
+        lines.append(
+            f"NFE {b['nfe']}: {b['winner']} ({label(key)} {fmt(b['value'])}) ahead of "
+            f"{b['runner_up']} by {margin} (paired over seeds, {verdict})"
+        )
+    return lines
 
 
 def _label_samplers(rows: list[dict[str, Any]]) -> None:
@@ -322,7 +415,7 @@ def table(
         is_run = r["origin"] == ORIGIN_RUN
         model = row_label(r)
         cells = [
-            str(i),
+            r.get("rank") or str(i),
             model,
             r.get("sampler_label") or "-",
             fmt(r.get("nfe")),
@@ -356,6 +449,10 @@ def markdown(board: dict[str, Any]) -> str:
                 cells = [cells[0], f"**{cells[1]}**", *cells[2:]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        winners = winners_text(g)
+        if winners:
+            lines += ["Winners by NFE budget (`3=`: tied with the row above it at 5%):", ""]
+            lines += [f"- {_md_escape(w)}" for w in winners] + [""]
     lines.append(
         "Numbers of different protocols (fingerprints) are not comparable and are "
         "never ranked together. [paper] rows were typed in from the cited tables; "

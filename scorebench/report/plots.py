@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from scorebench.report.baselines import EXACT_SAMPLES
 from scorebench.report.leaderboard import ORIGIN_RUN, label, lower_is_better
 
 
@@ -42,7 +43,9 @@ def pareto(points: list[tuple[float, float]], lower_is_better: bool) -> list[int
 
 def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     """The ranking metric against NFE (log axis), one line per sampler, 95% intervals as
-    error bars, the Pareto front circled. None when fewer than two run rows have an NFE."""
+    error bars, the Pareto front circled, and the exact samples' value with its 95% band
+    over independent draws (an oracle's noise floor). None when fewer than two run rows have
+    an NFE."""
     metric = group.get("ranked_by")
     rows = [
         r
@@ -70,6 +73,12 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
             capsize=3,
             label=line,
         )
+    for r in group["rows"]:
+        if r["origin"] != ORIGIN_RUN and r["model"].startswith(EXACT_SAMPLES):
+            value, band = r["metrics"].get(metric), r.get("intervals", {}).get(metric) or 0
+            if value is not None:
+                ax.axhspan(value - band, value + band, color="gray", alpha=0.25, lw=0)
+                ax.axhline(value, color="gray", lw=1, label=f"{r['model']} (95% band)")
     points = [(float(r["nfe"]), float(r["metrics"][metric])) for r in rows]
     front = sorted(points[i] for i in pareto(points, lower_is_better(metric)))
     ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
