@@ -7,11 +7,14 @@ Heavy modules (torch, torchvision, the plugins' models) are imported inside comm
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -198,14 +201,12 @@ DEFAULT_RUNS = "runs"
 
 
 def _config(recipe, dataset, config_file, overrides, device, data_dir):
-
     extra = [f"runtime.device={device}"] if device else []
     extra += [f"data.root={data_dir}"] if data_dir else []
     return resolve_config(recipe, dataset, config_file, [*overrides, *extra])
 
 
 def _run_dir(run_dir, recipe, dataset):
-
     return RunDir(Path(run_dir) if run_dir else Path(DEFAULT_RUNS) / f"{recipe}-{dataset}")
 
 
@@ -292,16 +293,72 @@ DATA_DIR = typer.Option(
 )
 
 
+def _parameters(*specs) -> list[inspect.Parameter]:
+    """(name, type, Typer option) as signature parameters."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return [inspect.Parameter(n, kind, default=d, annotation=t) for n, t, d in specs]
+
+
+def _grouped(options_class, parameters: list[inspect.Parameter]):
+    """A decorator: ``command(options, **own)`` becomes a Typer command taking
+    ``parameters`` first (collected into one ``options_class``), then its own. The options
+    several commands share are declared once; Typer reads the signature."""
+
+    def decorate(command):
+        own = list(inspect.signature(command).parameters.values())[1:]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            options = options_class(**{p.name: kwargs.pop(p.name) for p in parameters})
+            return command(options, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature([*parameters, *own])
+        del wrapper.__wrapped__  # Typer must read __signature__, not the command's own
+        return wrapper
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of the commands that make a run (``train``, ``run``)."""
+
+    recipe: str
+    dataset: str
+    config_file: str | None
+    overrides: list[str]
+    run_dir: str | None
+    device: str | None
+    data_dir: str | None
+    force: bool
+
+    def config(self):
+        o = self
+        return _config(o.recipe, o.dataset, o.config_file, o.overrides, o.device, o.data_dir)
+
+    def run(self) -> RunDir:
+        return _run_dir(self.run_dir, self.recipe, self.dataset)
+
+
+_with_run_options = _grouped(
+    RunOptions,
+    _parameters(
+        ("recipe", str, RECIPE),
+        ("dataset", str, DATASET),
+        ("config_file", str | None, CONFIG),
+        ("overrides", list[str], SET),
+        ("run_dir", str | None, RUN_DIR),
+        ("device", str | None, DEVICE),
+        ("data_dir", str | None, DATA_DIR),
+        ("force", bool, FORCE),
+    ),
+)
+
+
 @app.command(rich_help_panel=PANEL_RUN)
+@_with_run_options
 def train(
-    recipe: str = RECIPE,
-    dataset: str = DATASET,
-    config_file: str | None = CONFIG,
-    overrides: list[str] = SET,
-    run_dir: str | None = RUN_DIR,
-    device: str | None = DEVICE,
-    data_dir: str | None = DATA_DIR,
-    force: bool = FORCE,
+    options: RunOptions,
     executor: str | None = TRAIN_EXECUTOR,
     nodes: int | None = NODES,
     gpus_per_node: int | None = GPUS_PER_NODE,
@@ -330,13 +387,12 @@ def train(
         max_requeues=max_requeues,
         slurm_additional=_key_values(slurm_settings, "--slurm-set"),
     )
-    config = _config(recipe, dataset, config_file, overrides, device, data_dir)
-    run = _run_dir(run_dir, recipe, dataset)
+    config, run = options.config(), options.run()
     if spec.name != "inline":
-        _train_job(spec, config, run, force)
+        _train_job(spec, config, run, options.force)
         return
     start = time.perf_counter()
-    result = train_stage(config, run, force=force, argv=sys.argv, log=err.print)
+    result = train_stage(config, run, force=options.force, argv=sys.argv, log=err.print)
     err.print(
         f"trained to step {result.step} in {run.path} in {time.perf_counter() - start:.1f} s"
         + (f" (resumed from step {result.resumed_from})" if result.resumed_from else "")
@@ -419,14 +475,41 @@ SAMPLE_COUNT = typer.Option(
 SOURCE = "A trained run directory, or diffusers:PATH_OR_HUB_ID (cells under runs/diffusers-KEY)."
 
 
+@dataclass(frozen=True)
+class CellOptions:
+    """The options that name a cell's samples (``sample``, ``eval``, ``export``)."""
+
+    run_dir: str
+    sampler: str | None
+    overrides: list[str]
+    source_settings: list[str]
+    dataset: str | None
+    n: int | None
+
+    def source(self):
+        return _existing_run(self.run_dir, self.source_settings, self.dataset)
+
+    def cell_overrides(self) -> list[str]:
+        return _cell_overrides(self.sampler, self.n, self.overrides)
+
+
+_with_cell_options = _grouped(
+    CellOptions,
+    _parameters(
+        ("run_dir", str, typer.Argument(..., help=SOURCE)),
+        ("sampler", str | None, SAMPLER),
+        ("overrides", list[str], CELL_SET),
+        ("source_settings", list[str], SOURCE_SETTINGS),
+        ("dataset", str | None, MODEL_DATASET),
+        ("n", int | None, SAMPLE_COUNT),
+    ),
+)
+
+
 @app.command(rich_help_panel=PANEL_RUN)
+@_with_cell_options
 def sample(
-    run_dir: str = typer.Argument(..., help=SOURCE),
-    sampler: str | None = SAMPLER,
-    overrides: list[str] = CELL_SET,
-    source_settings: list[str] = SOURCE_SETTINGS,
-    dataset: str | None = MODEL_DATASET,
-    n: int | None = SAMPLE_COUNT,
+    cell: CellOptions,
     device: str | None = DEVICE,
     as_json: bool = AS_JSON,
 ) -> None:
@@ -437,30 +520,21 @@ def sample(
     from scorebench.distributed import is_main_process  # loads torch: imported on use
     from scorebench.workflow import sample_stage
 
-    record = sample_stage(
-        _existing_run(run_dir, source_settings, dataset),
-        _cell_overrides(sampler, n, overrides),
-        device=device,
-    )
+    record = sample_stage(cell.source(), cell.cell_overrides(), device=device)
     if not is_main_process():  # under torchrun, rank 0 speaks
         return
     if as_json:
         out.print_json(json.dumps(record))
         return
-
     for line in sample_summary(record):
         out.print(line)
-    out.print(f"next: scorebench eval {run_dir} (with the same options)")
+    out.print(f"next: scorebench eval {cell.run_dir} (with the same options)")
 
 
 @app.command("eval", rich_help_panel=PANEL_RUN)
+@_with_cell_options
 def evaluate(
-    run_dir: str = typer.Argument(..., help=SOURCE),
-    sampler: str | None = SAMPLER,
-    overrides: list[str] = CELL_SET,
-    source_settings: list[str] = SOURCE_SETTINGS,
-    dataset: str | None = MODEL_DATASET,
-    n: int | None = SAMPLE_COUNT,
+    cell: CellOptions,
     device: str | None = DEVICE,
     inception_weights: str | None = INCEPTION_WEIGHTS,
     trust_weights: bool = TRUST_WEIGHTS,
@@ -479,8 +553,8 @@ def evaluate(
     from scorebench.workflow import eval_stage  # loads torch: imported on use
 
     record, cached = eval_stage(
-        _existing_run(run_dir, source_settings, dataset),
-        _cell_overrides(sampler, n, overrides),
+        cell.source(),
+        cell.cell_overrides(),
         device=device,
         inception_weights=InceptionWeights(inception_weights, trust_weights),
         cross_check=cross_check,
@@ -490,13 +564,13 @@ def evaluate(
     if as_json:
         out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
         return
-
     _table_console().print(eval_table(record))
 
 
 @app.command(rich_help_panel=PANEL_RUN)
+@_with_cell_options
 def export(
-    run_dir: str = typer.Argument(..., help=SOURCE),
+    cell: CellOptions,
     png: str = typer.Option(..., "--png", help="Empty folder for the samples as PNG files."),
     reference: str | None = typer.Option(
         None,
@@ -504,11 +578,6 @@ def export(
         help="Also write the protocol's reference images (same split and subset) here.",
         show_default="not written",
     ),
-    sampler: str | None = SAMPLER,
-    overrides: list[str] = CELL_SET,
-    source_settings: list[str] = SOURCE_SETTINGS,
-    dataset: str | None = MODEL_DATASET,
-    n: int | None = SAMPLE_COUNT,
 ) -> None:
     """Write a run's samples as PNG files, to cross-check a number with another tool:
     `fidelity --fid --input1 PNG_DIR --input2 REFERENCE_DIR`.
@@ -517,8 +586,8 @@ def export(
     from scorebench.export import export as export_cell  # loads torch: imported on use
 
     samples, references = export_cell(
-        _existing_run(run_dir, source_settings, dataset),
-        _cell_overrides(sampler, n, overrides),
+        cell.source(),
+        cell.cell_overrides(),
         Path(png),
         Path(reference) if reference else None,
     )
@@ -528,17 +597,11 @@ def export(
 
 
 @app.command(rich_help_panel=PANEL_RUN)
+@_with_run_options
 def run(
-    recipe: str = RECIPE,
-    dataset: str = DATASET,
-    config_file: str | None = CONFIG,
-    overrides: list[str] = SET,
-    run_dir: str | None = RUN_DIR,
-    device: str | None = DEVICE,
-    data_dir: str | None = DATA_DIR,
+    options: RunOptions,
     inception_weights: str | None = INCEPTION_WEIGHTS,
     trust_weights: bool = TRUST_WEIGHTS,
-    force: bool = FORCE,
 ) -> None:
     """Train, sample, evaluate and report in one go; finished stages are skipped.
 
@@ -546,12 +609,10 @@ def run(
     from scorebench.workflow import run_pipeline  # loads torch: imported on use
 
     start = time.perf_counter()
-    config = _config(recipe, dataset, config_file, overrides, device, data_dir)
-    target = _run_dir(run_dir, recipe, dataset)
     result = run_pipeline(
-        config,
-        target,
-        force=force,
+        options.config(),
+        options.run(),
+        force=options.force,
         argv=sys.argv,
         inception_weights=InceptionWeights(inception_weights, trust_weights),
         log=err.print,
@@ -848,7 +909,6 @@ def config_show(
     if as_json:
         out.print_json(json.dumps(config))
         return
-
     print(yaml.safe_dump(config, sort_keys=False), end="")
 
 

@@ -109,20 +109,22 @@ _COMPONENTS = (
         "LogLikelihood",
         "gap between the samples' mean exact log-density and the true distribution's, for "
         "datasets that know their density",
-        values={"abs_loglik_gap": ("|log-lik gap|", "lower")},
+        values={"abs_loglik_gap": ("log-lik gap (abs)", "lower")},
         order=13,
         kinds=("images", "points"),
         needs="log_likelihood",
-        scale="|log-lik gap| is |E_q[log p] - E_p[log p]| in nats: about 0 for exact "
-        "samples; the signed gap in the JSON is positive when samples crowd the modes.",
+        scale="The log-lik gap is |E_q[log p] - E_p[log p]| in nats: about 0 for exact "
+        "samples; the signed gap (loglik_gap in the JSON) is positive when samples crowd "
+        "the modes.",
     ),
     Component(
         "mmd-exact",
         "scorebench.metrics.exact:ExactMMD",
         "squared MMD to the true density of a Gaussian-mixture dataset (closed form in p)",
+        # Points only: images are stored clamped to [0, 1] and 8-bit, no longer draws of p.
         meta=MetricMeta(
             "sample-metric",
-            ("images", "points"),
+            POINTS,
             values={"mmd2_exact": ("MMD² to p", "lower")},
             order=-1,  # where the exact density is known, it ranks the table
             needs="gaussian_mixture",

@@ -442,7 +442,7 @@ def markdown(board: dict[str, Any]) -> str:
         if scale_note(g):
             lines += [f"Scale: {_md_escape(scale_note(g))}", ""]
         heads, rows = table(g)
-        lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        lines += ["| " + " | ".join(map(_md_escape, heads)) + " |", "|" + "---|" * len(heads)]
         for cells, is_run in rows:
             cells = [_md_escape(c) for c in cells]
             if is_run:

@@ -294,13 +294,18 @@ def test_an_oracle_source_is_measured_against_exact_samples(tmp_path):
     (group,) = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["groups"]
     reference = group["rows"][0]["metrics"]  # the protocol's reference: exact samples of n
     rows = {r["sampler"]: r for r in group["rows"] if r["origin"] == "run"}
-    exact = next(r for r in group["rows"] if r["model"] == "exact samples")
+    exact = next(r for r in group["rows"] if r["model"] == "exact samples (5 draws)")
     assert exact["metrics"]["mode_weight_error"] < 0.05 and reference
+    # Against the exact density, exact samples sit at 0 within their own band.
+    assert abs(exact["metrics"]["mmd2_exact"]) < 2 * exact["intervals"]["mmd2_exact"]
+    assert group["ranked_by"] == "mmd2_exact"
     # The paper's section 3.2 with exact scores: annealing recovers the mode weights,
     # plain Langevin does not (0.8 / 0.2 -> about 0.5 / 0.5).
     assert rows["annealed_langevin"]["metrics"]["mode_weight_error"] < 0.05
     assert rows["langevin"]["metrics"]["mode_weight_error"] > 0.2
     assert "log_likelihood" in rows["langevin"]["metrics"]  # the oracle knows its density
+    # Weights 0.5 / 0.5 instead of 0.2 / 0.8: the gap is 0.3 log(0.2 / 0.8) = -0.42.
+    assert -0.6 < rows["langevin"]["metrics"]["loglik_gap"] < -0.2
     assert rows["annealed_langevin"]["model"] == "oracle toy-gmm"
     again = bench("--spec", "spec.yaml", "--out", "out", cwd=tmp_path)
     assert "4 of 4 evaluations cached" in again.stderr

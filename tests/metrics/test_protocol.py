@@ -67,6 +67,7 @@ def test_plugin_registers_lazily_without_torch():
         "kid",
         "log-likelihood",
         "mmd",
+        "mmd-exact",
         "mode-weights",
         "prc",
         "swd",
