@@ -373,3 +373,32 @@ def test_kills_while_a_bench_writes_its_output_lose_nothing(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert not list(out.glob(".*.scorebench.tmp"))
     assert _board_metrics(out) == _board_metrics(tmp_path / "whole")
+
+
+PAIRED = """
+sources:
+  - score_function: toy-gmm
+    config:
+      schedule: {name: geometric, params: {sigma_max: 20.0, sigma_min: 0.1, num_levels: 10}}
+      sample: {n: 1000, batch_size: 1000}
+samplers:
+  - name: pf_heun
+    grid: {steps: [5, 10]}
+  - name: edm_stochastic  # S_churn = 0: the same chain as pf_heun
+    grid: {steps: [10]}
+    params: {S_churn: 0.0}
+seeds: 3
+"""
+
+
+def test_identical_samplers_tie_and_half_the_steps_is_separated(tmp_path):
+    (tmp_path / "spec.yaml").write_text(PAIRED)
+    result = bench("--spec", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (group,) = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["groups"]
+    runs = {r["sampler_label"]: r for r in group["rows"] if r["origin"] == "run"}
+    same, twin, half = runs["pf_heun (steps=10)"], runs["edm_stochastic"], runs["pf_heun (steps=5)"]
+    assert same["rank"] == twin["rank"] and same["rank"].endswith("=")
+    assert "=" not in half["rank"] and int(half["rank"]) > int(same["rank"].rstrip("="))
+    (at_20,) = [b for b in group["budgets"] if b["nfe"] == 20]
+    assert at_20["margin"] == 0 and not at_20["significant"]
