@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from scorebench.metrics.points import _kernel_sum, _points
+from scorebench.metrics.points import checked_points, kernel_sum
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,11 @@ class GaussianMixture:
 
 
 def exact_mmd2(samples: torch.Tensor, mixture: GaussianMixture, h: float) -> float:
-    """Unbiased MMD^2 between the samples (rows, flattened) and the mixture itself."""
-    y = _points(samples.reshape(len(samples), -1), "samples")
+    """Unbiased MMD^2 between the points ``samples [n, D]`` and the mixture itself."""
+    y = checked_points(samples, "samples")
     n, gamma = len(y), 1.0 / (2.0 * h**2)
-    within = (_kernel_sum(y, y, gamma) - n) / (n * (n - 1))  # k(y, y) = 1 on the diagonal
+    within = (kernel_sum(y, y, gamma) - n) / (n * (n - 1))  # k(y, y) = 1 on the diagonal
     return within - 2.0 * float(mixture.kernel_mean(y, h).mean()) + mixture.kernel_self(h)
-
-
-def as_data(samples: torch.Tensor) -> torch.Tensor:
-    """Stored samples in data units: uint8 images scaled to [0, 1], as the data are."""
-    return samples.to(torch.float32) / 255.0 if samples.dtype == torch.uint8 else samples
 
 
 # ---------------------------------------------------------------- registered metrics
@@ -129,4 +124,4 @@ class ExactMMD:
         self, samples: torch.Tensor, *, reference: Any, dataset: Any, seed: int
     ) -> dict[str, float]:
         mixture = dataset.gaussian_mixture
-        return {"mmd2_exact": exact_mmd2(as_data(samples), mixture, mixture.bandwidth())}
+        return {"mmd2_exact": exact_mmd2(samples, mixture, mixture.bandwidth())}

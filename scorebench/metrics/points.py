@@ -32,7 +32,7 @@ SWD_PROJECTIONS = 256
 MMD_BANDWIDTH = 1.0
 
 
-def _points(x: torch.Tensor, name: str) -> torch.Tensor:
+def checked_points(x: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise ConfigError(f"{name} must be a torch.Tensor of points (N, D), got {type(x).__name__}")
     if x.dim() != 2 or x.shape[0] < 2:
@@ -49,7 +49,7 @@ def sliced_wasserstein(
     n_projections: int = SWD_PROJECTIONS,
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
-    x, y = _points(samples, "samples"), _points(reference, "reference")
+    x, y = checked_points(samples, "samples"), checked_points(reference, "reference")
     if x.shape[1] != y.shape[1]:
         raise ConfigError(f"samples have {x.shape[1]} dimensions, reference {y.shape[1]}")
     if generator is None:
@@ -68,7 +68,7 @@ def sliced_wasserstein(
     return {"swd": float(torch.cat(w2_sq).mean().sqrt())}
 
 
-def _kernel_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, block: int = 4096) -> float:
+def kernel_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, block: int = 4096) -> float:
     """sum_ij exp(-gamma |a_i - b_j|^2), in blocks (N x M never materialised whole)."""
     total = 0.0
     for ab in a.split(block):
@@ -80,16 +80,16 @@ def _kernel_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, block: int = 409
 def mmd_rbf(
     samples: torch.Tensor, reference: torch.Tensor, *, bandwidth: float = MMD_BANDWIDTH
 ) -> dict[str, float]:
-    x, y = _points(samples, "samples"), _points(reference, "reference")
+    x, y = checked_points(samples, "samples"), checked_points(reference, "reference")
     if x.shape[1] != y.shape[1]:
         raise ConfigError(f"samples have {x.shape[1]} dimensions, reference {y.shape[1]}")
     if not bandwidth > 0:
         raise ConfigError(f"MMD bandwidth must be > 0, got {bandwidth!r}")
     gamma = 1.0 / (2.0 * bandwidth**2)
     n, m = len(x), len(y)
-    kxx = (_kernel_sum(x, x, gamma) - n) / (n * (n - 1))  # k(x, x) = 1 on the diagonal
-    kyy = (_kernel_sum(y, y, gamma) - m) / (m * (m - 1))
-    kxy = _kernel_sum(x, y, gamma) / (n * m)
+    kxx = (kernel_sum(x, x, gamma) - n) / (n * (n - 1))  # k(x, x) = 1 on the diagonal
+    kyy = (kernel_sum(y, y, gamma) - m) / (m * (m - 1))
+    kxy = kernel_sum(x, y, gamma) / (n * m)
     return {"mmd2": kxx + kyy - 2.0 * kxy}
 
 
@@ -97,7 +97,7 @@ def mode_weight_error(
     samples: torch.Tensor, *, means: Sequence[Sequence[float]], weights: Sequence[float]
 ) -> dict[str, float | list[float]]:
     """Against the known mixture (``means`` (K, D), ``weights`` (K,)): no reference set."""
-    x = _points(samples, "samples")
+    x = checked_points(samples, "samples")
     mu = torch.as_tensor(means, dtype=torch.float64, device=x.device)
     w = torch.as_tensor(weights, dtype=torch.float64)
     if mu.dim() != 2 or mu.shape[1] != x.shape[1] or len(w) != len(mu):
