@@ -16,9 +16,12 @@ MC_DRAWS = 1_000_000
 
 def _draw(mixture: GaussianMixture, n: int, generator: torch.Generator) -> torch.Tensor:
     idx = torch.multinomial(mixture.weights, n, replacement=True, generator=generator)
-    chol = torch.linalg.cholesky(mixture.covariances)
     z = torch.randn(n, mixture.dim, generator=generator, dtype=torch.float64)
-    return mixture.means[idx] + torch.einsum("nde,ne->nd", chol[idx], z)
+    out = torch.empty_like(z)
+    for k, chol in enumerate(torch.linalg.cholesky(mixture.covariances)):
+        rows = idx == k
+        out[rows] = mixture.means[k] + z[rows] @ chol.T
+    return out
 
 
 def _kernel(a: torch.Tensor, b: torch.Tensor, h: float) -> torch.Tensor:
