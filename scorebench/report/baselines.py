@@ -19,11 +19,10 @@ from scorebench.errors import ScorebenchError
 from scorebench.evaluate import evaluate_config
 from scorebench.metrics.extractors import Weights
 from scorebench.published import published
-from scorebench.report.leaderboard import mean_metrics
+from scorebench.report.leaderboard import EXACT_SAMPLES, mean_metrics
 
-#: An oracle's reference row: exact draws of the true distribution, measured over
-#: EXACT_DRAWS independent streams (mean and 95% band: the protocol's noise floor).
-EXACT_SAMPLES = "exact samples"
+#: Independent exact draws behind an oracle's reference row (mean and 95% band: the
+#: protocol's noise floor).
 EXACT_DRAWS = 5
 
 

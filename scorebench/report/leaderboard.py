@@ -46,6 +46,8 @@ def lower_is_better(metric: str) -> bool:
 
 
 ORIGIN_RUN = "run"
+#: The label of an oracle's reference row (exact draws of the true distribution).
+EXACT_SAMPLES = "exact samples"
 
 
 def interval95(values: list[float]) -> float | None:

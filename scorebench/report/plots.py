@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from scorebench.report.baselines import EXACT_SAMPLES
-from scorebench.report.leaderboard import ORIGIN_RUN, label, lower_is_better
+from scorebench.report.leaderboard import EXACT_SAMPLES, ORIGIN_RUN, label, lower_is_better
 
 
 def _figure(width: float = 5.5, height: float = 3.5):
