@@ -177,6 +177,19 @@ class SampleConfig(_Config):
     bf16_weights: bool = False
 
 
+class NLLConfig(_Config):
+    """The ``nll`` metric's estimator (scorebench.metrics.nll): all of it is in the protocol."""
+
+    solver: Literal["dopri5", "rk45"] = "dopri5"  # torchdiffeq's dopri5, scipy's RK45
+    rtol: Annotated[Float, Gt(0)] = 1e-5
+    atol: Annotated[Float, Gt(0)] = 1e-5
+    divergence: Literal["auto", "exact", "hutchinson"] = "auto"  # auto: exact up to 16-D
+    probes: Count = 1  # Rademacher probes of the Hutchinson-Skilling estimator
+    split: Str = "test"  # held-out data
+    n: Count | None = None  # the split's first n items; None: all
+    batch_size: Count = 500
+
+
 class EvalConfig(_Config):
     #: Registered metric names; None: every metric that applies to the data (each metric
     #: declares the data kinds it measures and what it needs, e.g. a known mixture).
@@ -188,6 +201,7 @@ class EvalConfig(_Config):
     select_every: Every = 0  # the paper's checkpoint selection: FID every N steps (0: off)
     select_n: Count = 1000
     seed: Seed = 0  # IS shuffling, KID subsets: part of the protocol, not a sampling seed
+    nll: NLLConfig = NLLConfig()  # used when metrics name nll
 
 
 class RunConfig(_Config):

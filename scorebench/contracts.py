@@ -16,7 +16,16 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    get_args,
+    runtime_checkable,
+)
 
 from scorebench.config import merge
 from scorebench.errors import ConfigError
@@ -235,7 +244,27 @@ class SampleMetric(Protocol):
     ) -> dict[str, float]: ...
 
 
-MetricType = Literal["feature-extractor", "feature-metric", "sample-metric"]
+@runtime_checkable
+class ModelMetric(Protocol):
+    """A metric of the model itself, not of its samples (``MetricMeta.type ==
+    "model-metric"``), such as held-out likelihood; made by ``factory(**params)`` with the
+    run config's ``eval.<name>`` section. It is computed once per model (not per sampler) and
+    is opt-in: it runs only when ``eval.metrics`` names it. ``check`` refuses a source or
+    data it cannot measure; ``settings`` is what the protocol records; the call measures the
+    loaded :class:`scorebench.sample.Model` on the ``held_out`` dataset (its ``split``)."""
+
+    split: str
+
+    def check(self, held_out: Dataset, *, sigma_query: str, logit_transform: bool) -> None: ...
+
+    def settings(self, held_out: Dataset, seed: int) -> dict[str, Any]: ...
+
+    def __call__(
+        self, model: Any, *, held_out: Dataset, seed: int, analytic: bool
+    ) -> dict[str, float]: ...
+
+
+MetricType = Literal["feature-extractor", "feature-metric", "sample-metric", "model-metric"]
 
 
 @dataclass(frozen=True)
@@ -245,7 +274,8 @@ class MetricMeta:
     ``type`` says what the component is; a metric also declares ``kinds`` (the
     :data:`DataKind` values it measures), ``values`` (``{key: (label, "lower" or
     "higher")}``: which is better), ``order`` (tables' column order: the first column a table
-    has ranks it), ``needs`` (a dataset attribute it reads, such as ``mixture``), ``gates``
+    has ranks it), ``needs`` (a dataset attribute it reads, such as ``mixture``, or ``{kind: attribute}``
+    where only one kind of data needs it), ``gates``
     (``{key: allowed relative change}`` that ``scorebench compare`` flags by default) and
     ``scale`` (a sentence for the report). Tables, plots, checkpoint selection and the
     regression gate read them."""
@@ -254,21 +284,23 @@ class MetricMeta:
     kinds: tuple[DataKind, ...] = ()
     values: Mapping[str, tuple[str, Literal["lower", "higher"]]] = field(default_factory=dict)
     order: int = 100
-    needs: str | None = None
+    needs: str | Mapping[str, str] | None = None
     gates: Mapping[str, float] = field(default_factory=dict)
     scale: str | None = None
 
     def __post_init__(self) -> None:
-        if self.type not in ("feature-extractor", "feature-metric", "sample-metric"):
+        if self.type not in get_args(MetricType):
             raise TypeError(
-                f"MetricMeta.type is {self.type!r}; use 'feature-extractor', "
-                "'feature-metric' or 'sample-metric'"
+                f"MetricMeta.type is {self.type!r}; use one of "
+                f"{', '.join(repr(t) for t in get_args(MetricType))}"
             )
         if isinstance(self.kinds, str) or not set(self.kinds) <= {IMAGES, POINTS}:
             raise TypeError(
                 f"MetricMeta.kinds is {self.kinds!r}; use a tuple of 'images', 'points'"
             )
         object.__setattr__(self, "kinds", tuple(self.kinds))
+        if isinstance(self.needs, Mapping) and not set(self.needs) <= set(self.kinds):
+            raise TypeError(f"MetricMeta.needs names kinds {sorted(self.needs)} not in kinds")
         for key, declared in dict(self.values).items():
             if not (isinstance(declared, tuple | list) and len(declared) == 2):
                 raise TypeError(f"MetricMeta.values[{key!r}] is {declared!r}; use (label, better)")
@@ -277,6 +309,10 @@ class MetricMeta:
                     f"MetricMeta.values[{key!r}] says {declared[1]!r} is better; use 'lower' "
                     "or 'higher'"
                 )
+
+    def needed(self, kind: str) -> str | None:
+        """The dataset attribute this metric needs for data of ``kind``."""
+        return self.needs.get(kind) if isinstance(self.needs, Mapping) else self.needs
 
 
 @dataclass
@@ -330,7 +366,7 @@ CONTRACTS: dict[str, tuple[tuple[type, ...], str]] = {
     "score_functions": ((ScoreFunction,), "analytic scores: factory(**params) -> score(x, sigma)"),
     "datasets": ((Dataset,), "datasets: factory(root, split, **params) -> Dataset"),
     "metrics": (
-        (FeatureExtractor, FeatureMetric, SampleMetric),
+        (FeatureExtractor, FeatureMetric, SampleMetric, ModelMetric),
         "feature extractors: factory(**params); metrics: factory()(samples, ...) -> values",
     ),
     "recipes": ((RecipeFactory,), "recipes: factory() -> scorebench.api.Recipe"),

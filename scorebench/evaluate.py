@@ -21,14 +21,21 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scorebench.checks import integer, sample_count
 from scorebench.contracts import IMAGES, POINTS, kind_of
-from scorebench.errors import ConfigError
-from scorebench.metric_choice import choose_metrics, sample_metrics, sample_values
+from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.metric_choice import (
+    blame,
+    choose_metrics,
+    guarded,
+    model_metrics,
+    sample_metrics,
+    sample_values,
+)
 from scorebench.metrics import engine
 from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
 from scorebench.metrics.extractors import Weights
@@ -193,7 +200,7 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
     column, :func:`scorebench.report.leaderboard.metric_values`): (its name, its value's key,
     lower is better)."""
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
-    features, sample = choose_metrics(config.eval.metrics, ds)
+    features, sample, _ = choose_metrics(config.eval.metrics, ds)
     produced = {  # value key -> the metric that produces it
         key: name
         for name in (*features, *sample)
@@ -210,20 +217,67 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
 class Plan:
     """An evaluation decided but not yet computed: its protocol and fingerprint are known
     before any sample exists (so results can be looked up by fingerprint), and
-    ``run(samples)`` computes the record."""
+    ``run(samples)`` computes the record. Model metrics (``model_metrics``: name -> (metric,
+    held-out dataset)) are measured on the model by :meth:`model_values`, once per model,
+    and passed to ``run``."""
 
     protocol: dict[str, Any]
     compute: Callable[[Any], dict[str, Any]]
+    model_metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
         return protocol_fingerprint(self.protocol)
 
-    def run(self, samples: Any) -> dict[str, Any]:
+    def model_values(self, model: Any, *, analytic: bool) -> dict[str, Any]:
+        """The model metrics of ``model`` (a :class:`scorebench.sample.Model`)."""
+        values: dict[str, Any] = {}
+        for name, (metric, held_out) in self.model_metrics.items():
+            values.update(
+                model_metric_values(name, metric, model, held_out, self.protocol["seed"], analytic)
+            )
+        return values
+
+    def run(self, samples: Any, model_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         record = self.compute(samples)
+        record["metrics"].update(model_values or {})
         record["seconds"] = round(time.perf_counter() - started, 3)
         return record
+
+
+def model_metric_values(name, metric, model, held_out, seed, analytic) -> dict[str, Any]:
+    component = registry("metrics").get(name)
+    call = lambda: metric(model, held_out=held_out, seed=seed, analytic=analytic)  # noqa: E731
+    out = guarded(component, "failed", call)
+    if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
+        raise ScorebenchError(blame(component, "must return a dict of named values"))
+    return out
+
+
+def _plan_model_metrics(
+    names: tuple[str, ...],
+    dataset: str,
+    data_root: Any,
+    params: dict,
+    seed: int,
+    options: Mapping[str, Mapping[str, Any]],
+    source: Mapping[str, Any] | None,
+    logit_transform: bool,
+) -> tuple[dict[str, tuple[Any, Any]], dict[str, Any]]:
+    """The model metrics and their protocol settings; each refuses, before any work, a
+    source it cannot measure (with no source, as for a baseline's draws, none is checked)."""
+    made = model_metrics(
+        names,
+        lambda name: dict(options.get(name, {})),
+        lambda split: _load_dataset(dataset, data_root, split, params)[0],
+    )
+    for metric, held_out in made.values():
+        if source is not None:
+            sigma_query = str(source.get("sigma_query", "exact"))
+            metric.check(held_out, sigma_query=sigma_query, logit_transform=logit_transform)
+    settings = {name: metric.settings(held_out, seed) for name, (metric, held_out) in made.items()}
+    return made, settings
 
 
 def plan_images(
@@ -242,8 +296,12 @@ def plan_images(
     seed: int = 0,
     cross_check: bool = False,
     dataset_params: Mapping[str, Any] | None = None,
+    model_options: Mapping[str, Mapping[str, Any]] | None = None,
+    source: Mapping[str, Any] | None = None,
+    logit_transform: bool = False,
 ) -> Plan:
-    """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`)."""
+    """The image protocol for ``n`` samples of ``sample_shape`` (see :func:`evaluate_images`;
+    ``model_options``, ``source`` and ``logit_transform`` are for model metrics)."""
     integer("batch_size", batch_size, 1)
     integer("seed", seed, 0)
     sample_count("the number of samples", n)
@@ -251,7 +309,7 @@ def plan_images(
     ds, reference_split = _reference_dataset(
         dataset, data_root, split, params, sample_shape, IMAGES
     )
-    features, sample = choose_metrics(metrics, ds)
+    features, sample, model = choose_metrics(metrics, ds)
     features = engine.in_order(features)
     if cross_check and engine.CROSS_CHECKED not in features:
         raise ConfigError(
@@ -265,6 +323,10 @@ def plan_images(
     reference = _image_reference(dataset, params, reference_split, ds, m, subset_rule, prepared)
     made = sample_metrics(sample, ds, seed)
     protocol = _image_protocol(n, sample_shape, seed, features, made, prepared, reference)
+    on_model, model_settings = _plan_model_metrics(
+        model, dataset, data_root, params, seed, model_options or {}, source, logit_transform
+    )
+    _add_model_metrics(protocol, model_settings)
     m = m if protocol["reference"] else 0
     evaluation = _ImageEvaluation(
         protocol,
@@ -279,7 +341,14 @@ def plan_images(
         cross_check,
         {name: metric for name, (metric, _) in made.items()},
     )
-    return Plan(protocol, evaluation)
+    return Plan(protocol, evaluation, on_model)
+
+
+def _add_model_metrics(protocol: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Model metrics enter a protocol only where named: other fingerprints are unchanged."""
+    if settings:
+        protocol["metrics"] = [*protocol["metrics"], *settings]
+        protocol["model_metrics"] = settings
 
 
 def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> dict[str, Any]:
@@ -455,6 +524,9 @@ def plan_points(
     reference_count: int | None = None,
     seed: int = 0,
     dataset_params: Mapping[str, Any] | None = None,
+    model_options: Mapping[str, Mapping[str, Any]] | None = None,
+    source: Mapping[str, Any] | None = None,
+    logit_transform: bool = False,
 ) -> Plan:
     """The point-set protocol for ``n`` samples (see :func:`evaluate_points`)."""
     integer("seed", seed, 0)
@@ -464,7 +536,7 @@ def plan_points(
         dataset, data_root, split, params, sample_shape, POINTS
     )
     indices, m, subset_rule = _reference_indices(len(ds), reference_count)
-    features, sample = choose_metrics(metrics, ds)  # points have no feature metrics
+    _, sample, model = choose_metrics(metrics, ds)  # points have no feature metrics
     made = sample_metrics(sample, ds, seed)
     protocol = {
         "version": PROTOCOL_VERSION,
@@ -482,9 +554,13 @@ def plan_points(
             "reference_subset": subset_rule,
         },
     }
+    on_model, model_settings = _plan_model_metrics(
+        model, dataset, data_root, params, seed, model_options or {}, source, logit_transform
+    )
+    _add_model_metrics(protocol, model_settings)
     metrics = {name: metric for name, (metric, _) in made.items()}
     evaluation = _PointEvaluation(protocol, ds, indices, tuple(sample_shape), metrics)
-    return Plan(protocol, evaluation)
+    return Plan(protocol, evaluation, on_model)
 
 
 @dataclass
@@ -547,7 +623,17 @@ def check_eval_config(config: Any) -> None:
     sample_count("sample.n", config.sample.n)
     ds, _ = _load_dataset(config.data.name, config.data.root, config.eval.split, config.data.params)
     try:
-        choose_metrics(config.eval.metrics, ds)
+        model = choose_metrics(config.eval.metrics, ds)[2]
+        _plan_model_metrics(
+            model,
+            config.data.name,
+            config.data.root,
+            dict(config.data.params),
+            config.eval.seed,
+            model_options(config),
+            {"sigma_query": sigma_query(config)},
+            config.data.logit_transform,
+        )
     except ConfigError as exc:
         raise ConfigError(f"eval.metrics: {exc}") from exc
     if ds.kind == IMAGES:
@@ -582,6 +668,7 @@ def plan_config(
     device: str = "cpu",
     inception_weights: Weights = None,
     cross_check: bool = False,
+    source: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The evaluation a run config names (dataset, its parameters, split, reference count,
     extractor, metrics, seed) for ``n`` samples of ``sample_shape``: images through
@@ -595,6 +682,9 @@ def plan_config(
         reference_count=config.eval.reference_count,
         seed=config.eval.seed,
         dataset_params=config.data.params,
+        model_options=model_options(config),
+        source=source,
+        logit_transform=config.data.logit_transform,
     )
     _no_extractor_for_points(config, kind_of(sample_shape))
     if kind_of(sample_shape) == IMAGES:
@@ -608,6 +698,21 @@ def plan_config(
             **common,
         )
     return plan_points(n, tuple(sample_shape), **common)
+
+
+def model_options(config: Any) -> dict[str, dict[str, Any]]:
+    """The options of the model metrics a run config can name (``eval.nll``)."""
+    return {"nll": config.eval.nll.model_dump()}
+
+
+def sigma_query(config: Any) -> str:
+    """How a run config's source answers a sigma (as its cells' specs record it)."""
+    if config.score_function is not None:
+        function = registry("score_functions").load(config.score_function.name)
+        return getattr(function, "sigma_query", "exact")
+    network = registry("networks").load(config.network.name)
+    level = getattr(network, "conditioning", "sigma") == "level"
+    return "nearest trained level (a level-conditioned network)" if level else "exact"
 
 
 def evaluate_config(samples: Any, config: Any, **options: Any) -> dict[str, Any]:

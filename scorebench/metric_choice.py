@@ -18,17 +18,19 @@ from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.plugins import registry
 
 #: The metric component types an evaluation computes (the others are feature networks).
-FEATURE_METRIC, SAMPLE_METRIC = "feature-metric", "sample-metric"
+FEATURE_METRIC, SAMPLE_METRIC, MODEL_METRIC = "feature-metric", "sample-metric", "model-metric"
+METRIC_TYPES = (FEATURE_METRIC, SAMPLE_METRIC, MODEL_METRIC)
 
 
-def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The (feature, sample) metrics of ``requested`` that measure ``ds`` (None: every
-    registered metric that applies to it), in registration order. A name that is not a
-    metric, measures another kind of data or needs what the dataset lacks is an error."""
-    metrics = [c for c in registry("metrics") if c.meta.type in (FEATURE_METRIC, SAMPLE_METRIC)]
+def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], ...]:
+    """The (feature, sample, model) metrics of ``requested`` that measure ``ds`` (None: every
+    registered feature and sample metric that applies to it; model metrics, costly, only
+    when named), in registration order. A name that is not a metric, measures another kind
+    of data or needs what the dataset lacks is an error."""
+    metrics = [c for c in registry("metrics") if c.meta.type in METRIC_TYPES]
     applies = {c.name: c for c in metrics if _applies(c, ds)}
     if requested is None:
-        chosen = list(applies)
+        chosen = [name for name, c in applies.items() if c.meta.type != MODEL_METRIC]
     else:
         requested = [requested] if isinstance(requested, str) else list(requested)
         if not requested:
@@ -37,15 +39,11 @@ def choose_metrics(requested: Any, ds: Any) -> tuple[tuple[str, ...], tuple[str,
             if name not in applies:
                 raise ConfigError(_why_not(name, {c.name: c for c in metrics}, applies, ds))
         chosen = [name for name in applies if name in requested]
-    by_type = {
-        t: tuple(n for n in chosen if applies[n].meta.type == t)
-        for t in (FEATURE_METRIC, SAMPLE_METRIC)
-    }
-    return by_type[FEATURE_METRIC], by_type[SAMPLE_METRIC]
+    return tuple(tuple(n for n in chosen if applies[n].meta.type == t) for t in METRIC_TYPES)
 
 
 def _applies(component: Any, ds: Any) -> bool:
-    needs = component.meta.needs
+    needs = component.meta.needed(ds.kind)
     has = needs is None or getattr(ds, needs, None) is not None
     return ds.kind in component.meta.kinds and has
 
@@ -63,7 +61,7 @@ def _why_not(name: str, metrics: dict, applies: dict, ds: Any) -> str:
         kinds = " and ".join(component.meta.kinds) or "nothing"
         return f"metric {name!r} measures {kinds}; {ds.name!r} holds {ds.kind}. The {allowed}"
     return (
-        f"metric {name!r} needs the dataset's {component.meta.needs}, which {ds.name!r} "
+        f"metric {name!r} needs the dataset's {component.meta.needed(ds.kind)}, which {ds.name!r} "
         f"does not have. The {allowed}"
     )
 
@@ -73,16 +71,32 @@ def sample_metrics(names: tuple[str, ...], ds: Any, seed: int) -> dict[str, Any]
     out = {}
     for name in names:
         component = registry("metrics").get(name)
-        metric = _guarded(component, "could not be made", lambda c=component: c.load()())
-        settings = _guarded(component, "settings() failed", lambda m=metric: m.settings(ds, seed))
+        metric = guarded(component, "could not be made", lambda c=component: c.load()())
+        settings = guarded(component, "settings() failed", lambda m=metric: m.settings(ds, seed))
         try:
             json.dumps(settings, allow_nan=False)
         except (TypeError, ValueError) as exc:
             problem = f"settings() gave no plain JSON ({exc})"
-            raise ScorebenchError(_blame(component, problem)) from None
+            raise ScorebenchError(blame(component, problem)) from None
         if not isinstance(settings, dict):
-            raise ScorebenchError(_blame(component, "settings() must return a dict"))
+            raise ScorebenchError(blame(component, "settings() must return a dict"))
         out[name] = (metric, settings)
+    return out
+
+
+def model_metrics(
+    names: tuple[str, ...], options: Callable[[str], dict], held_out: Callable[[str], Any]
+) -> dict[str, tuple[Any, Any]]:
+    """The model-metric objects by name, made with their ``eval.<name>`` options, each with
+    its held-out dataset (``held_out(split)``)."""
+    out = {}
+    for name in names:
+        component = registry("metrics").get(name)
+        kwargs = options(name)
+        metric = guarded(
+            component, "could not be made", lambda c=component, k=kwargs: c.load()(**k)
+        )
+        out[name] = (metric, held_out(metric.split))
     return out
 
 
@@ -96,26 +110,26 @@ def sample_values(
     values: dict[str, Any] = {}
     for name, metric in metrics.items():
         component = registry("metrics").get(name)
-        out = _guarded(
+        out = guarded(
             component, "failed", lambda m=metric: m(x, reference=reference, dataset=ds, seed=seed)
         )
         if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
-            raise ScorebenchError(_blame(component, "must return a dict of named values"))
+            raise ScorebenchError(blame(component, "must return a dict of named values"))
         values.update(out)
     return values
 
 
-def _guarded(component: Any, what: str, call: Callable[[], Any]) -> Any:
+def guarded(component: Any, what: str, call: Callable[[], Any]) -> Any:
     """A plugin's metric code, whose own errors name the plugin (scorebench's pass through)."""
     try:
         return call()
     except ScorebenchError:
         raise
     except Exception as exc:
-        raise ScorebenchError(_blame(component, f"{what}: {type(exc).__name__}: {exc}")) from exc
+        raise ScorebenchError(blame(component, f"{what}: {type(exc).__name__}: {exc}")) from exc
 
 
-def _blame(component: Any, problem: str) -> str:
+def blame(component: Any, problem: str) -> str:
     return (
         f"metric {component.name!r} (plugin {component.plugin or '?'}) {problem}. Fix or update "
         "that plugin, or leave the metric out of eval.metrics."

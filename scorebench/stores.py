@@ -147,6 +147,7 @@ def plan(
         device=device,
         inception_weights=inception_weights,
         cross_check=cross_check,
+        source=cell.spec["source"],
     )
 
 
@@ -160,6 +161,7 @@ def plan_key(cell: Cell) -> str:
             "eval": config["eval"],
             "n": cell.config.sample.n,
             "shape": cell.shape,
+            "sigma_query": cell.spec["source"].get("sigma_query"),  # model metrics check it
         }
     )
 
@@ -202,7 +204,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         if cell.run.manifest.is_file()
         else None
     )
-    record = evaluation.run(samples)
+    record = evaluation.run(samples, model_values(cell, evaluation))
     record["cell"] = {
         "key": protocol_fingerprint({"sampling": cell.spec, "fingerprint": record["fingerprint"]}),
         "sampling_key": cell.key,
@@ -223,6 +225,27 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     if cell.config.train.tensorboard:
         log_evaluation(cell.path, cell.config.to_dict(), record)
     return record
+
+
+def model_values(cell: Cell, evaluation) -> dict[str, Any]:
+    """The plan's model metrics of the cell's model: measured once per model and protocol
+    (every sampler's cell of one checkpoint shares them), kept under ``RUN/evals/model/``."""
+    if not evaluation.model_metrics:
+        return {}
+    key = protocol_fingerprint(
+        {"source": cell.spec["source"], "model_metrics": evaluation.protocol["model_metrics"]}
+    )
+    path = cell.run.evals / "model" / f"{key}.json"
+    stored = read_derived(path)
+    if isinstance(stored, dict) and isinstance(stored.get("metrics"), dict):
+        return stored["metrics"]
+    device = torch.device(getattr(evaluation.compute, "device", "cpu"))
+    model = load_model(cell.run, device, cell.step, cell.config)
+    started = time.perf_counter()
+    values = evaluation.model_values(model, analytic=cell.config.score_function is not None)
+    seconds = round(time.perf_counter() - started, 3)
+    atomic_write_json(path, {"source": cell.spec["source"], "metrics": values, "seconds": seconds})
+    return values
 
 
 def run_results(run: RunDir) -> list[dict[str, Any]]:

@@ -118,6 +118,26 @@ _COMPONENTS = (
         "the modes.",
     ),
     Component(
+        "nll",
+        "scorebench.metrics.nll:NLL",
+        "held-out negative log-likelihood in bits/dim through the probability-flow ODE "
+        "(models that answer every sigma; named in eval.metrics, options in eval.nll)",
+        meta=MetricMeta(
+            "model-metric",
+            ("images", "points"),
+            needs={"points": "log_likelihood"},  # continuous points: only against the truth
+            values={
+                "bpd": ("NLL (bits/dim)", "lower"),
+                "bpd_gap": ("NLL gap to p (bits/dim)", "lower"),
+            },
+            order=20,
+            scale="NLL is held-out bits/dim through the probability-flow ODE (solver, "
+            "tolerances, probes and dequantization in the protocol); for images an upper "
+            "bound on the 8-bit data's, for oracle points the gap to the true density's is "
+            "KL(p || q) per dimension in bits.",
+        ),
+    ),
+    Component(
         "mmd-exact",
         "scorebench.metrics.exact:ExactMMD",
         "squared MMD to the true density of a Gaussian-mixture dataset (closed form in p)",

@@ -81,6 +81,8 @@ def test_built_in_schedules_datasets_and_extractors_satisfy_their_contracts():
         elif kind == "sample-metric":
             assert isinstance(made(), api.SampleMetric), component.name
             assert component.meta.kinds and component.meta.values, component.name
+        elif kind == "model-metric":
+            assert isinstance(made(), api.ModelMetric), component.name
         else:
             assert kind == "feature-metric" and callable(made), component.name
 
