@@ -84,6 +84,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "LossOutput": "scorebench.score",
     "network_condition": "scorebench.score",
+    "unwrap": "scorebench.score",
     "SampleNoise": "scorebench.noise",
     "TOY_GMM": "scorebench.data.toys",
     "toy_gmm": "scorebench.data.toys",

@@ -487,7 +487,7 @@ def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, 
     for cell in cells:
         if plan_key(cell) not in plans:
             plans[plan_key(cell)] = plan(cell, device="cpu", inception_weights=weights)
-        if cached_result(cell, plans[plan_key(cell)].fingerprint) is None:
+        if cached_result(cell, plans[plan_key(cell)].key) is None:
             todo.append(cell)
     if not todo:
         return None

@@ -126,6 +126,7 @@ class TrainConfig(_Config):
     betas: Annotated[list[Float], BeforeValidator(_to_list)] = [0.9, 0.999]
     weight_decay: Annotated[Float, Ge(0)] = 0.0
     grad_clip: Annotated[Float, Gt(0)] | None = None
+    warmup: Every = 0  # linear learning-rate warm-up over the first N steps; 0: none
     ema: Annotated[Float, Gt(0), Lt(1)] | None = None  # EMA decay of the weights; None: off
     log_every: Count = 100
     checkpoint_every: Count = 5000
@@ -331,13 +332,14 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into a copy of ``base``. A component's ``params`` merge too,
-    unless the override changes the component's ``name`` (then its params start empty)."""
+    unless the override changes the component's ``name`` (then its params start empty); a
+    section that names nothing yet (a recipe's shared ``data`` settings) keeps its keys."""
     out = copy.deepcopy(base)
     for key, value in override.items():
         if value is None and isinstance(out.get(key), dict):
             continue  # an empty section (`train:` holding only comments) changes nothing
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            if "name" in value and value["name"] != out[key].get("name"):
+            if "name" in value and out[key].get("name") not in (None, value["name"]):
                 out[key] = {"params": {}} if "params" in out[key] else {}
             out[key] = merge(out[key], value)
         else:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scorebench.contracts import IMAGES, kind_of
+from scorebench.metrics.protocol import record_key
 from scorebench.records import ResultRecord, problems
 
 if TYPE_CHECKING:
@@ -74,10 +75,10 @@ def sampled(cell: Cell) -> dict[str, Any] | None:
     return None
 
 
-def evaluated(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
-    """The stored result of ``cell`` under protocol ``fingerprint``, if whole."""
-    record = read_derived(cell.result_path(fingerprint))
-    if problems(ResultRecord, record) is not None or record["fingerprint"] != fingerprint:
+def evaluated(cell: Cell, key: str, *, cross_check: bool = False) -> dict | None:
+    """The stored result of ``cell`` under a plan's ``key``, if whole."""
+    record = read_derived(cell.result_path(key))
+    if problems(ResultRecord, record) is not None or record_key(record) != key:
         return None
     if cross_check and "cross_check" not in record:
         return None

@@ -39,7 +39,7 @@ from scorebench.metric_choice import (
 from scorebench.metrics import engine
 from scorebench.metrics.engine import REFERENCE_SUBSET_SEED
 from scorebench.metrics.extractors import Weights
-from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint
+from scorebench.metrics.protocol import PROTOCOL_VERSION, protocol_fingerprint, result_key
 from scorebench.paths import cache_dir
 from scorebench.plugins import load, registry
 from scorebench.report.leaderboard import metric_values
@@ -217,17 +217,30 @@ def ranking_metric(config: Any) -> tuple[str, str, bool]:
 class Plan:
     """An evaluation decided but not yet computed: its protocol and fingerprint are known
     before any sample exists (so results can be looked up by fingerprint), and
-    ``run(samples)`` computes the record. Model metrics (``model_metrics``: name -> (metric,
-    held-out dataset)) are measured on the model by :meth:`model_values`, once per model,
-    and passed to ``run``."""
+    ``run(samples)`` computes the record.
+
+    Model metrics (``model_metrics``: name -> (metric, held-out dataset)) are measured on
+    the model, not on its samples, by :meth:`model_values`, once per model. Their settings
+    are a protocol of their own (``model_protocol``, fingerprint ``model_fingerprint``), so
+    adding nll to an evaluation leaves its table, and the baselines measured under it, as
+    they were; a result is stored and looked up under ``key``, which names both."""
 
     protocol: dict[str, Any]
     compute: Callable[[Any], dict[str, Any]]
     model_metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    model_protocol: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
         return protocol_fingerprint(self.protocol)
+
+    @property
+    def model_fingerprint(self) -> str | None:
+        return protocol_fingerprint(self.model_protocol) if self.model_protocol else None
+
+    @property
+    def key(self) -> str:
+        return result_key(self.fingerprint, self.model_fingerprint)
 
     def model_values(self, model: Any, *, analytic: bool) -> dict[str, Any]:
         """The model metrics of ``model`` (a :class:`scorebench.sample.Model`)."""
@@ -241,7 +254,13 @@ class Plan:
     def run(self, samples: Any, model_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         record = self.compute(samples)
-        record["metrics"].update(model_values or {})
+        if self.model_protocol:
+            record["model_metrics"] = {
+                "fingerprint": self.model_fingerprint,
+                "protocol": self.model_protocol,
+                "measured": model_values is not None,  # a baseline's draws have no model
+            }
+            record["metrics"].update(model_values or {})
         record["seconds"] = round(time.perf_counter() - started, 3)
         return record
 
@@ -326,7 +345,6 @@ def plan_images(
     on_model, model_settings = _plan_model_metrics(
         model, dataset, data_root, params, seed, model_options or {}, source, logit_transform
     )
-    _add_model_metrics(protocol, model_settings)
     m = m if protocol["reference"] else 0
     evaluation = _ImageEvaluation(
         protocol,
@@ -341,14 +359,7 @@ def plan_images(
         cross_check,
         {name: metric for name, (metric, _) in made.items()},
     )
-    return Plan(protocol, evaluation, on_model)
-
-
-def _add_model_metrics(protocol: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Model metrics enter a protocol only where named: other fingerprints are unchanged."""
-    if settings:
-        protocol["metrics"] = [*protocol["metrics"], *settings]
-        protocol["model_metrics"] = settings
+    return Plan(protocol, evaluation, on_model, model_settings)
 
 
 def _image_reference(dataset, params, split, ds, m, subset_rule, prepared) -> dict[str, Any]:
@@ -557,10 +568,9 @@ def plan_points(
     on_model, model_settings = _plan_model_metrics(
         model, dataset, data_root, params, seed, model_options or {}, source, logit_transform
     )
-    _add_model_metrics(protocol, model_settings)
     metrics = {name: metric for name, (metric, _) in made.items()}
     evaluation = _PointEvaluation(protocol, ds, indices, tuple(sample_shape), metrics)
-    return Plan(protocol, evaluation, on_model)
+    return Plan(protocol, evaluation, on_model, model_settings)
 
 
 @dataclass

@@ -175,7 +175,7 @@ def work(cells_of: Callable[[], list], keys: list[str], device: str, weights, th
                 if not held:
                     continue
                 evaluation = plan(cell, device=str(dev), inception_weights=weights)
-                if cached_result(cell, evaluation.fingerprint) is not None:
+                if cached_result(cell, evaluation.key) is not None:
                     continue
                 started = time.time()
                 _status(cell.path, "running", started=started, **job)
@@ -271,7 +271,7 @@ def cell_states(cells: list, weights=None) -> list[dict[str, Any]]:
         if plan_key(cell) not in plans:
             plans[plan_key(cell)] = plan(cell, device="cpu", inception_weights=weights)
         recorded = read_status(cell.path)
-        if cached_result(cell, plans[plan_key(cell)].fingerprint) is not None:
+        if cached_result(cell, plans[plan_key(cell)].key) is not None:
             state = "done"
         elif is_locked(cell.path):
             state = "running"

@@ -166,10 +166,10 @@ def plan_key(cell: Cell) -> str:
     )
 
 
-def cached_result(cell: Cell, fingerprint: str, *, cross_check: bool = False) -> dict | None:
-    """The stored record of ``cell`` under protocol ``fingerprint``, if whole, labelled by
-    where its run is now."""
-    record = done.evaluated(cell, fingerprint, cross_check=cross_check)
+def cached_result(cell: Cell, key: str, *, cross_check: bool = False) -> dict | None:
+    """The stored record of ``cell`` under a plan's ``key`` (its protocol, and its model
+    metrics'), if whole, labelled by where its run is now."""
+    record = done.evaluated(cell, key, cross_check=cross_check)
     return None if record is None else _located(record, cell.run)
 
 
@@ -220,7 +220,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         "train_steps": cell.config.train.steps,
         "manifest": manifest,
     }
-    atomic_write_json(cell.result_path(record["fingerprint"]), record)
+    atomic_write_json(cell.result_path(evaluation.key), record)
     append_jsonl(cell.run.history, record)
     if cell.config.train.tensorboard:
         log_evaluation(cell.path, cell.config.to_dict(), record)
@@ -233,7 +233,7 @@ def model_values(cell: Cell, evaluation) -> dict[str, Any]:
     if not evaluation.model_metrics:
         return {}
     key = protocol_fingerprint(
-        {"source": cell.spec["source"], "model_metrics": evaluation.protocol["model_metrics"]}
+        {"source": cell.spec["source"], "model_metrics": evaluation.model_protocol}
     )
     path = cell.run.evals / "model" / f"{key}.json"
     stored = read_derived(path)

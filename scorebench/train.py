@@ -354,6 +354,7 @@ def _steps(config, run, dist, device, parts: _Parts, start: int, board, log) -> 
                 parts.sigmas,
                 parts.generator,
                 config,
+                step,
             )
         )
         at_log = step % t.log_every == 0 or step == t.steps
@@ -421,9 +422,11 @@ def train_step(
     sigmas: torch.Tensor,
     generator: torch.Generator,
     config: RunConfig,
+    step: int | None = None,
 ):
-    """One optimisation step on a raw batch ``x``: preprocessing (images), the loss under
-    the configured precision, backward, optional clipping, Adam, optional EMA.
+    """One optimisation step (number ``step``, counted from 1) on a raw batch ``x``:
+    preprocessing (images), the loss under the configured precision, backward, optional
+    clipping, the warmed-up learning rate, Adam, optional EMA.
 
     ``model`` is what runs the forward pass (maybe DDP- or compile-wrapped), ``network``
     the plain module whose parameters are clipped and averaged."""
@@ -443,6 +446,9 @@ def train_step(
     out.loss.backward()
     if config.train.grad_clip:
         torch.nn.utils.clip_grad_norm_(network.parameters(), config.train.grad_clip)
+    if config.train.warmup and step is not None:  # a function of the step: resume is exact
+        for group in optimizer.param_groups:
+            group["lr"] = config.train.lr * min(1.0, step / config.train.warmup)
     optimizer.step()
     if ema is not None:
         ema.update_parameters(network)

@@ -107,7 +107,7 @@ def eval_stage(
     check = cell.config.eval.cross_check if cross_check is None else cross_check
     dev = str(distributed.resolve_device(device or cell.config.runtime.device, distributed.Dist()))
     evaluation = plan(cell, device=dev, inception_weights=inception_weights, cross_check=check)
-    cached = cached_result(cell, evaluation.fingerprint, cross_check=check)
+    cached = cached_result(cell, evaluation.key, cross_check=check)
     if cached is not None:
         return cached, True
 
@@ -161,7 +161,7 @@ def measure(
             if plan_key(c) not in shared:
                 shared[plan_key(c)] = plan(c, device=str(dev), inception_weights=inception_weights)
         plans = [shared[plan_key(c)] for c in cells]
-        done = [cached_result(c, p.fingerprint) for c, p in zip(cells, plans, strict=True)]
+        done = [cached_result(c, p.key) for c, p in zip(cells, plans, strict=True)]
         todo = [c for c, r in zip(cells, done, strict=True) if r is None]
         if len(todo) < len(cells):
             log(f"{len(cells) - len(todo)} of {len(cells)} evaluations cached, skipped")

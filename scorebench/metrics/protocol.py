@@ -56,3 +56,12 @@ def file_sha256(path: str | Path) -> str:
         digest = h.hexdigest()
         _sha_memo[key] = digest
     return digest
+
+
+def result_key(fingerprint: str, model_fingerprint: str | None) -> str:
+    """What a stored result is named by: its protocol, and its model metrics' if any."""
+    return fingerprint if model_fingerprint is None else f"{fingerprint}+{model_fingerprint}"
+
+
+def record_key(record: dict[str, Any]) -> str:
+    return result_key(record["fingerprint"], (record.get("model_metrics") or {}).get("fingerprint"))

@@ -11,6 +11,7 @@ margin over the runner-up and whether it is significant.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import PurePath
 from typing import Any
 
@@ -190,12 +191,15 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
         return g
 
     by_fingerprint: dict[str, list[dict[str, Any]]] = {}
-    for record in results:
+    for record in _newest_per_cell(results):
         by_fingerprint.setdefault(record["fingerprint"], []).append(record)
     for fingerprint, records in by_fingerprint.items():
         first = records[0]
         label = describe(first["protocol"], first["n_samples"])
         g = group(fingerprint, label, first.get("dataset", "?"), {"spec": first["protocol"]})
+        model_protocol, records = _one_model_protocol(records)
+        if model_protocol:
+            g["model_protocol"] = model_protocol
         g["rows"] += _run_rows(records)
     for table in tables:
         for key, label, dataset, known, row in _baseline_rows(table):
@@ -217,6 +221,54 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
         groups.values(), key=lambda g: not any(r["origin"] == ORIGIN_RUN for r in g["rows"])
     )
     return {"groups": ordered}
+
+
+def _newest_per_cell(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest record of each (cell, protocol): a cell evaluated again with a model
+    metric added is one row, not two seeds."""
+    newest: dict[Any, dict[str, Any]] = {}
+    for i, record in enumerate(records):
+        cell = (record.get("cell") or {}).get("sampling_key")
+        newest[(cell, record["fingerprint"]) if cell else i] = record
+    return list(newest.values())
+
+
+def _one_model_protocol(records: list[dict[str, Any]]) -> tuple[dict | None, list[dict]]:
+    """A table's model metrics come from one protocol (the most common among the records
+    that measured them); values measured under another are left out, and counted."""
+    measured = [
+        r["model_metrics"] for r in records if (r.get("model_metrics") or {}).get("measured")
+    ]
+    if not measured:
+        return None, records
+    chosen = Counter(m["fingerprint"] for m in measured).most_common(1)[0][0]
+    keys = {k for c in registry("metrics") if c.meta.type == "model-metric" for k in c.meta.values}
+    kept, left_out = [], 0
+    for r in records:
+        if (r.get("model_metrics") or {}).get("fingerprint") == chosen or not keys & set(
+            r["metrics"]
+        ):
+            kept.append(r)
+        else:
+            left_out += 1
+            kept.append({**r, "metrics": {k: v for k, v in r["metrics"].items() if k not in keys}})
+    protocol = next(m["protocol"] for m in measured if m["fingerprint"] == chosen)
+    return {"fingerprint": chosen, "protocol": protocol, "left_out": left_out}, kept
+
+
+def model_protocol_note(group: dict[str, Any]) -> str | None:
+    """The model metrics' protocol of a group, in one sentence."""
+    model = group.get("model_protocol")
+    if not model:
+        return None
+    shown = ("solver", "rtol", "atol", "divergence", "probes", "split", "n")
+    parts = [
+        f"{name} " + ", ".join(f"{k} {settings[k]}" for k in shown if k in settings)
+        for name, settings in model["protocol"].items()
+    ]
+    left = model.get("left_out")
+    tail = f"; {left} value(s) under another model protocol left out" if left else ""
+    return f"Model metrics (protocol {model['fingerprint']}): {'; '.join(parts)}{tail}."
 
 
 def paired(a: dict[str, Any], b: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -351,9 +403,13 @@ def scale_note(group: dict[str, Any]) -> str | None:
     components = sorted(registry("metrics"), key=lambda c: c.meta.order)
     if extractor:
         sources = [c for c in components if c.name == extractor]
+        sources += [
+            c for c in components if c.meta.type == "model-metric" and columns & set(c.meta.values)
+        ]
     else:
         sources = [c for c in components if columns & set(c.meta.values)]
-    return " ".join(c.meta.scale for c in sources if c.meta.scale) or None
+    notes = [c.meta.scale for c in sources if c.meta.scale] + [model_protocol_note(group)]
+    return " ".join(n for n in notes if n) or None
 
 
 def describe(protocol: dict[str, Any], n_samples: Any) -> str:

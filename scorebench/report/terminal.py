@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scorebench.report.leaderboard import describe, direction, fmt, label
+from scorebench.report.leaderboard import describe, direction, fmt, label, metric_values
 
 
 def sampler_text(sampler: dict[str, Any]) -> str:
@@ -35,9 +35,11 @@ def eval_table(record: dict[str, Any]):
     table = Table(box=None)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    ranked = metric_values()
     for key, value in record["metrics"].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            table.add_row(f"{label(key)} {direction(key)}", fmt(value))
+            arrow = f" {direction(key)}" if key in ranked else ""  # details have no direction
+            table.add_row(f"{label(key)}{arrow}", fmt(value))
     check = record.get("cross_check")
     if isinstance(check, dict) and "rel_diff" in check:
         table.add_row("FID cross-check rel. diff", fmt(check["rel_diff"]))
