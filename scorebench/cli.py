@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from scorebench.metrics.extractors import InceptionWeights
 from scorebench.plugins import get_plugin_manager, registry
 from scorebench.recipes import resolve_config
 from scorebench.registry import KINDS, singular
-from scorebench.report.leaderboard import default_gates, rich_tables
+from scorebench.report.leaderboard import default_gates, rich_tables, with_fidelity_keys
 from scorebench.report.leaderboard import markdown as to_markdown
 from scorebench.report.terminal import (
     bench_status_notes,
@@ -562,7 +563,8 @@ def evaluate(
     if cached:
         err.print("eval: this spec and protocol were evaluated before; showing the stored result")
     if as_json:
-        out.print_json(json.dumps({k: v for k, v in record.items() if k != "run"}))
+        shown = {k: v for k, v in record.items() if k != "run"}
+        out.print_json(json.dumps({**shown, "metrics": with_fidelity_keys(record["metrics"])}))
         return
     _table_console().print(eval_table(record))
 
@@ -960,8 +962,10 @@ def main() -> None:
     manager.add_commands(app)
     for f in manager.failures:
         err.print(f"warning: plugin {f.name!r} failed ({f.stage}): {f.error}", style="yellow")
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
     try:
-        app()  # standalone: Typer reports usage errors itself and exits
+        command()  # standalone: Click reports usage errors itself and exits
     except ScorebenchError as exc:
         _error(str(exc))
         sys.exit(exc.exit_code)
@@ -969,6 +973,37 @@ def main() -> None:
         where = f" {exc.filename}" if exc.filename else ""
         _error(f"cannot use{where}: {exc.strerror or exc}. Check the path and its permissions.")
         sys.exit(2)
+
+
+#: What --help shows for a value of each Python type (Typer would print "<list[str]>").
+_METAVARS = {"str": "TEXT", "int": "INT", "float": "FLOAT", "Path": "PATH"}
+
+
+def _plain_metavars(command) -> None:
+    """Every option and argument of ``command`` and its subcommands shows a plain metavar:
+    TEXT, INT, FLOAT, PATH or the argument's name; a flag shows none."""
+    for param in command.params:
+        if param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        annotation = param.type_descriptor.annotation
+        element = (
+            typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
+        )
+        name = getattr(element, "__name__", str(element))
+        if isinstance(param, typer.core.TyperArgument):
+            # Typer writes a required argument as "{recipe}" and its type as "<list[str]>".
+            shown = param.name.upper() if param.required else f"[{param.name.upper()}]"
+            shown += "..." if param.nargs != 1 else ""
+            param.metavar = param.name.upper()
+            param._usage_display_name = lambda shown=shown: shown
+            param.display_type_rich = lambda ctx: None
+        else:
+            param.metavar = _METAVARS.get(name, name.upper())
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
 
 
 def _error(message: str) -> None:

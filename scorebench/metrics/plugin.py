@@ -134,7 +134,8 @@ _COMPONENTS = (
             scale="NLL is held-out bits/dim through the probability-flow ODE (solver, "
             "tolerances, probes and dequantization in the protocol); for images an upper "
             "bound on the 8-bit data's, for oracle points the gap to the true density's is "
-            "KL(p || q) per dimension in bits.",
+            "KL(p || q) per dimension in bits. Blank for a network conditioned on its trained "
+            "levels (NCSN's): the ODE needs every sigma.",
         ),
     ),
     Component(

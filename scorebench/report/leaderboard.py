@@ -95,6 +95,8 @@ def _run_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         sampling = [r.get("cell", {}).get("sampling", {}) for r in bucket]
         seeds = [r.get("cell", {}).get("spec", {}).get("seed") for r in bucket]
         metrics, intervals = mean_metrics([r["metrics"] for r in bucket])
+        for key in _model_metric_keys():  # one value per model: no spread over seeds
+            intervals.pop(key, None)
         by_seed = {
             key: {str(s): r["metrics"][key] for s, r in zip(seeds, bucket, strict=True)}
             for key in intervals
@@ -216,11 +218,30 @@ def build(results: list[dict[str, Any]], tables: list[dict[str, Any]]) -> dict[s
             g["ranked_by"] = key
             _rank(g["rows"], key)
             g["budgets"] = budget_winners(g["rows"], key)
+    for g in groups.values():
+        for row in g["rows"]:
+            row["metrics"] = with_fidelity_keys(row["metrics"])
     # Groups holding evaluations of runs first.
     ordered = sorted(
         groups.values(), key=lambda g: not any(r["origin"] == ORIGIN_RUN for r in g["rows"])
     )
     return {"groups": ordered}
+
+
+#: torch-fidelity's name for each value it computes that scorebench names otherwise: JSON
+#: output carries both, so parsers written for torch-fidelity's dict read it unchanged.
+FIDELITY_KEYS = {
+    "isc_mean": "inception_score_mean",
+    "isc_std": "inception_score_std",
+    "fid": "frechet_inception_distance",
+    "kid_mean": "kernel_inception_distance_mean",
+    "kid_std": "kernel_inception_distance_std",
+}
+
+
+def with_fidelity_keys(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` plus torch-fidelity's key for each value it has one for."""
+    return {**metrics, **{FIDELITY_KEYS[k]: v for k, v in metrics.items() if k in FIDELITY_KEYS}}
 
 
 def _newest_per_cell(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -242,7 +263,7 @@ def _one_model_protocol(records: list[dict[str, Any]]) -> tuple[dict | None, lis
     if not measured:
         return None, records
     chosen = Counter(m["fingerprint"] for m in measured).most_common(1)[0][0]
-    keys = {k for c in registry("metrics") if c.meta.type == "model-metric" for k in c.meta.values}
+    keys = _model_metric_keys()
     kept, left_out = [], 0
     for r in records:
         if (r.get("model_metrics") or {}).get("fingerprint") == chosen or not keys & set(
@@ -254,6 +275,10 @@ def _one_model_protocol(records: list[dict[str, Any]]) -> tuple[dict | None, lis
             kept.append({**r, "metrics": {k: v for k, v in r["metrics"].items() if k not in keys}})
     protocol = next(m["protocol"] for m in measured if m["fingerprint"] == chosen)
     return {"fingerprint": chosen, "protocol": protocol, "left_out": left_out}, kept
+
+
+def _model_metric_keys() -> set[str]:
+    return {k for c in registry("metrics") if c.meta.type == "model-metric" for k in c.meta.values}
 
 
 def model_protocol_note(group: dict[str, Any]) -> str | None:
