@@ -1002,6 +1002,15 @@ def _plain_metavars(command) -> None:
             param.display_type_rich = lambda ctx: None
         else:
             param.metavar = _METAVARS.get(name, name.upper())
+    help_option = command.get_help_option  # made per call by Click: a flag too
+
+    def get_help_option(ctx, made=help_option):
+        option = made(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
     for sub in getattr(command, "commands", {}).values():
         _plain_metavars(sub)
 

@@ -130,12 +130,27 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
         "differs": differs,
         "heads": heads,
         "rows": rows,
+        "titles": [
+            _seed_titles(r, g["columns"], len(cells))
+            for r, (cells, _) in zip(g["rows"], rows, strict=True)
+        ],
         "scale": leaderboard.scale_note(g),
         "winners": leaderboard.winners_text(g),
         "citation": _citation(g.get("citation")),
         "nfe_plot": data_uri(nfe_plot) if nfe_plot else None,
         "pictures": pictures,
     }
+
+
+def _seed_titles(row: dict[str, Any], columns: list[str], width: int) -> list[str]:
+    """Per cell of a table row, its per-seed values (shown on hover): metric columns only,
+    which follow the 4 leading columns of :func:`leaderboard.table`."""
+    titles = [""] * width
+    for i, key in enumerate(columns, 4):
+        values = (row.get("by_seed") or {}).get(key)
+        if values and len(values) > 1:
+            titles[i] = ", ".join(f"seed {s}: {leaderboard.fmt(v)}" for s, v in values.items())
+    return titles
 
 
 ARXIV = re.compile(r"arXiv (\d{4}\.\d{4,5})")

@@ -71,3 +71,46 @@ def test_plugins_at_80_columns_never_split_a_name():
     for kinds in manager.contributions().values():
         names |= {c.name for components in kinds.values() for c in components}
     assert not names - words, f"split at 80 columns: {sorted(names - words)}"
+
+
+def test_every_plotted_nfe_has_its_own_tick(monkeypatch):
+    """Two budgets, 10 and 19, get two labelled ticks (a log locator gave one, "10")."""
+    from scorebench.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_png", lambda plt, fig: figures.append(fig) or b"")
+    rows = [
+        {
+            "origin": "run",
+            "model": "m",
+            "sampler": s,
+            "nfe": nfe,
+            "metrics": {"fid": v},
+            "intervals": {},
+        }  # fmt: skip
+        for s, nfe, v in (("a", 10, 3.0), ("b", 19, 2.0))
+    ]
+    plots.quality_vs_nfe({"columns": ["fid"], "ranked_by": "fid", "rows": rows})
+    (ax,) = figures[0].axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "19"]
+
+
+def test_plain_metavars_in_help():
+    """--help names values TEXT, INT, PATH..., never Python types; flags show none; a
+    required argument is written RECIPE, not {recipe}."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "scorebench.cli", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "COLUMNS": "80"},
+    )
+    assert done.returncode == 0
+    assert "<list[str]>" not in done.stdout and "<bool>" not in done.stdout
+    assert "<str>" not in done.stdout and "--seeds" in done.stdout
+    run = subprocess.run(
+        [sys.executable, "-m", "scorebench.cli", "run", "--help"], capture_output=True, text=True
+    )
+    assert "[OPTIONS] RECIPE" in run.stdout and "{recipe}" not in run.stdout
