@@ -69,6 +69,7 @@ def test_plugin_registers_lazily_without_torch():
         "mmd",
         "mmd-exact",
         "mode-weights",
+        "nll",
         "prc",
         "swd",
     ]
