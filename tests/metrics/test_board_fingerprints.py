@@ -7,8 +7,8 @@ import json
 import pytest
 
 from scorebench.evaluate import plan_config
-from scorebench.recipes import resolve_config
 from scorebench.published import published
+from scorebench.recipes import resolve_config
 
 BOARD = "ncsn-ncsnv2-scoresde-digits"
 

@@ -158,7 +158,11 @@ def test_every_registered_sampler_runs_on_the_model(tmp_path):
     from scorebench.sample import draw_shard, load_model
 
     run = RunDir(tmp_path / "run")
-    train(resolve_config("score-sde-ve", "digits", overrides=[*TINY, "train.steps=2"]), run, quiet=True)
+    train(
+        resolve_config("score-sde-ve", "digits", overrides=[*TINY, "train.steps=2"]),
+        run,
+        quiet=True,
+    )
     names = [c.name for c in registry("samplers")]
     assert {"pc", "pf_heun", "dpmpp_2m", "annealed_langevin"} <= set(names)
     for name in names:
