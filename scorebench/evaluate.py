@@ -27,12 +27,11 @@ from typing import Any
 
 from scorebench.checks import integer, sample_count
 from scorebench.contracts import IMAGES, POINTS, kind_of
-from scorebench.errors import ConfigError, ScorebenchError
+from scorebench.errors import ConfigError
 from scorebench.metric_choice import (
-    blame,
     choose_metrics,
-    guarded,
     model_metrics,
+    model_values,
     sample_metrics,
     sample_values,
 )
@@ -244,12 +243,7 @@ class Plan:
 
     def model_values(self, model: Any, *, analytic: bool) -> dict[str, Any]:
         """The model metrics of ``model`` (a :class:`scorebench.sample.Model`)."""
-        values: dict[str, Any] = {}
-        for name, (metric, held_out) in self.model_metrics.items():
-            values.update(
-                model_metric_values(name, metric, model, held_out, self.protocol["seed"], analytic)
-            )
-        return values
+        return model_values(self.model_metrics, model, self.protocol["seed"], analytic)
 
     def run(self, samples: Any, model_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -263,15 +257,6 @@ class Plan:
             record["metrics"].update(model_values or {})
         record["seconds"] = round(time.perf_counter() - started, 3)
         return record
-
-
-def model_metric_values(name, metric, model, held_out, seed, analytic) -> dict[str, Any]:
-    component = registry("metrics").get(name)
-    call = lambda: metric(model, held_out=held_out, seed=seed, analytic=analytic)  # noqa: E731
-    out = guarded(component, "failed", call)
-    if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
-        raise ScorebenchError(blame(component, "must return a dict of named values"))
-    return out
 
 
 def _plan_model_metrics(

@@ -10,6 +10,7 @@ included, and name the plugin when one misbehaves.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -71,15 +72,15 @@ def sample_metrics(names: tuple[str, ...], ds: Any, seed: int) -> dict[str, Any]
     out = {}
     for name in names:
         component = registry("metrics").get(name)
-        metric = guarded(component, "could not be made", lambda c=component: c.load()())
-        settings = guarded(component, "settings() failed", lambda m=metric: m.settings(ds, seed))
+        metric = _guarded(component, "could not be made", lambda c=component: c.load()())
+        settings = _guarded(component, "settings() failed", lambda m=metric: m.settings(ds, seed))
         try:
             json.dumps(settings, allow_nan=False)
         except (TypeError, ValueError) as exc:
             problem = f"settings() gave no plain JSON ({exc})"
-            raise ScorebenchError(blame(component, problem)) from None
+            raise ScorebenchError(_blame(component, problem)) from None
         if not isinstance(settings, dict):
-            raise ScorebenchError(blame(component, "settings() must return a dict"))
+            raise ScorebenchError(_blame(component, "settings() must return a dict"))
         out[name] = (metric, settings)
     return out
 
@@ -93,7 +94,7 @@ def model_metrics(
     for name in names:
         component = registry("metrics").get(name)
         kwargs = options(name)
-        metric = guarded(
+        metric = _guarded(
             component, "could not be made", lambda c=component, k=kwargs: c.load()(**k)
         )
         out[name] = (metric, held_out(metric.split))
@@ -104,32 +105,44 @@ def sample_values(
     metrics: dict[str, Any], x: Any, reference: Callable[[], Any], ds: Any, seed: int
 ) -> dict[str, Any]:
     """The values of the sample metrics; the reference items are read once, if asked for."""
-    import functools
-
     reference = functools.cache(reference)
     values: dict[str, Any] = {}
     for name, metric in metrics.items():
-        component = registry("metrics").get(name)
-        out = guarded(
-            component, "failed", lambda m=metric: m(x, reference=reference, dataset=ds, seed=seed)
-        )
-        if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
-            raise ScorebenchError(blame(component, "must return a dict of named values"))
-        values.update(out)
+        call = functools.partial(metric, x, reference=reference, dataset=ds, seed=seed)
+        values.update(_named_values(name, call))
     return values
 
 
-def guarded(component: Any, what: str, call: Callable[[], Any]) -> Any:
+def model_values(
+    metrics: dict[str, tuple[Any, Any]], model: Any, seed: int, analytic: bool
+) -> dict[str, Any]:
+    """The values of the model metrics (name -> (metric, held-out dataset)) of ``model``."""
+    values: dict[str, Any] = {}
+    for name, (metric, held_out) in metrics.items():
+        call = functools.partial(metric, model, held_out=held_out, seed=seed, analytic=analytic)
+        values.update(_named_values(name, call))
+    return values
+
+
+def _named_values(name: str, call: Callable[[], Any]) -> dict[str, Any]:
+    component = registry("metrics").get(name)
+    out = _guarded(component, "failed", call)
+    if not isinstance(out, dict) or not all(isinstance(k, str) for k in out):
+        raise ScorebenchError(_blame(component, "must return a dict of named values"))
+    return out
+
+
+def _guarded(component: Any, what: str, call: Callable[[], Any]) -> Any:
     """A plugin's metric code, whose own errors name the plugin (scorebench's pass through)."""
     try:
         return call()
     except ScorebenchError:
         raise
     except Exception as exc:
-        raise ScorebenchError(blame(component, f"{what}: {type(exc).__name__}: {exc}")) from exc
+        raise ScorebenchError(_blame(component, f"{what}: {type(exc).__name__}: {exc}")) from exc
 
 
-def blame(component: Any, problem: str) -> str:
+def _blame(component: Any, problem: str) -> str:
     return (
         f"metric {component.name!r} (plugin {component.plugin or '?'}) {problem}. Fix or update "
         "that plugin, or leave the metric out of eval.metrics."

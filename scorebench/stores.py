@@ -204,7 +204,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
         if cell.run.manifest.is_file()
         else None
     )
-    record = evaluation.run(samples, model_values(cell, evaluation))
+    record = evaluation.run(samples, measured_model_values(cell, evaluation))
     record["cell"] = {
         "key": protocol_fingerprint({"sampling": cell.spec, "fingerprint": record["fingerprint"]}),
         "sampling_key": cell.key,
@@ -227,7 +227,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     return record
 
 
-def model_values(cell: Cell, evaluation) -> dict[str, Any]:
+def measured_model_values(cell: Cell, evaluation) -> dict[str, Any]:
     """The plan's model metrics of the cell's model: measured once per model and protocol
     (every sampler's cell of one checkpoint shares them), kept under ``RUN/evals/model/``."""
     if not evaluation.model_metrics:

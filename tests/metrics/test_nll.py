@@ -129,3 +129,51 @@ def test_the_cli_refuses_misuse_with_exit_2_before_any_work(
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()  # refused before training
+
+
+def test_nll_is_measured_once_per_model_and_a_damaged_cache_is_measured_again(tmp_path):
+    """Two samplers' cells of one oracle share one nll measurement (and one model
+    fingerprint); a damaged stored measurement is measured again, to the same values."""
+    import json
+
+    import yaml
+
+    spec = {
+        "sources": [
+            {
+                "score_function": "toy-gmm",
+                "config": {
+                    "schedule": {
+                        "name": "geometric",
+                        "params": {"sigma_max": 20.0, "sigma_min": 0.1, "num_levels": 10},
+                    },
+                    "sample": {"n": 100, "batch_size": 100},
+                    "eval": {"metrics": ["mmd-exact", "nll"], "nll": {"n": 50}},
+                },
+            }
+        ],
+        "samplers": [
+            {"name": "pf_heun", "grid": {"steps": [5]}},
+            {"name": "cas", "grid": {"steps": [10]}},
+        ],
+        "seeds": 1,
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    args = ["bench", "--spec", str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "out")]
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (stored,) = tmp_path.glob("out/oracles/*/evals/model/*.json")
+    records = [
+        json.loads(p.read_text()) for p in tmp_path.glob("out/oracles/*/evals/*/results/*.json")
+    ]
+    assert len(records) == 2
+    assert len({r["model_metrics"]["fingerprint"] for r in records}) == 1
+    assert records[0]["metrics"]["bpd"] == records[1]["metrics"]["bpd"]
+    assert abs(records[0]["metrics"]["bpd_gap"]) < 0.05  # the exact score: about 0
+    stored.write_text("{ damaged")
+    for path in tmp_path.glob("out/oracles/*/evals/*/results/*.json"):
+        path.unlink()
+    again = _run(*args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    redone = json.loads(stored.read_text())
+    assert redone["metrics"]["bpd"] == records[0]["metrics"]["bpd"]

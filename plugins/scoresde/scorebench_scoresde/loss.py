@@ -6,6 +6,8 @@ log-uniform: the VE SDE's sigma(t) at a uniform time t), ``x~ = x + sigma z`` an
 with the sigma^2 weight, its 10 levels replaced by the interval they span. The interval is
 the run's schedule's (its largest and smallest level); the schedule's other levels are only
 the sampling grid. The network is asked at sigma itself, so it must be sigma-conditioned.
+score_sde_pytorch's VE loss has no 1/2 (the same gradient direction, twice the scale);
+scorebench keeps NCSN's 1/2 so that the recipes' losses read on one scale.
 """
 
 from __future__ import annotations
