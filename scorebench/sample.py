@@ -9,6 +9,7 @@ of ``sample.batch_size``), and a killed job resumes by skipping the shards alrea
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,15 +180,27 @@ def sampling_seed(config: RunConfig) -> int:
     return config.runtime.seed if config.sample.seed is None else config.sample.seed
 
 
-def draw_shard(model: Model, sampler: Callable, k: int, n: int) -> tuple[np.ndarray, int]:
+def draw_shard(
+    model: Model,
+    sampler: Callable,
+    k: int,
+    n: int,
+    progress: Callable[[int], None] | None = None,
+    evaluations: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
     """Shard ``k`` of a cell of ``n`` samples in storage form, drawn in batches of
-    ``sample.batch_size``, and its NFE per sample."""
+    ``sample.batch_size``, and its NFE per sample. ``progress(size)`` after each batch;
+    ``evaluations(count)`` after each score evaluation of a batch (for a progress bar)."""
     s = model.config.sample
     first, last = k * s.shard_size, min(n, (k + 1) * s.shard_size)
     parts, calls = [], 0
     for start in range(first, last, s.batch_size):
         indices = range(start, min(last, start + s.batch_size))
-        samples, nfe = draw(model.score, sampler, model.config, model.sigmas, model.shape, indices)
+        counter = itertools.count(1)
+        step = (lambda info, c=counter: evaluations(next(c))) if evaluations else None
+        samples, nfe = draw(
+            model.score, sampler, model.config, model.sigmas, model.shape, indices, step
+        )
         if not bool(torch.isfinite(samples).all()):  # uint8 storage would hide NaN as black
             raise ScorebenchError(
                 f"sampler {s.sampler.name!r} produced NaN or infinite values (samples "
@@ -196,6 +209,8 @@ def draw_shard(model: Model, sampler: Callable, k: int, n: int) -> tuple[np.ndar
             )
         parts.append(to_storage(data_space(samples, model.config)))
         calls += nfe * len(indices)
+        if progress:
+            progress(len(indices))
     return np.concatenate(parts), round(calls / (last - first))
 
 

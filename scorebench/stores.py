@@ -49,8 +49,11 @@ def sample_cell(
     rank: int = 0,
     world_size: int = 1,
     progress: Callable[[int], None] | None = None,
+    evaluations: Callable[[int], None] | None = None,
 ) -> int:
-    """Draw this rank's missing shards of ``cell``; returns how many samples it drew."""
+    """Draw this rank's missing shards of ``cell``; returns how many samples it drew.
+    ``progress(k)``: k more samples are done; ``evaluations(e)``: the batch being drawn has
+    made e score evaluations so far."""
     if rank == 0 and read_derived(cell.spec_file) != cell.spec:  # key: its hash
         atomic_write_json(cell.spec_file, cell.spec)
     n = cell.config.sample.n
@@ -61,14 +64,14 @@ def sample_cell(
                 model = load_model(cell.run, device, cell.step, cell.config)
                 sampler = sampler_component(cell.config)[1]
             start = time.perf_counter()
-            array, nfe = draw_shard(model, sampler, k, n)
+            array, nfe = draw_shard(model, sampler, k, n, progress, evaluations)
             seconds = time.perf_counter() - start  # to_storage's .cpu() has synchronised
             base = cell.shard(k)
             atomic_write(base.with_suffix(".npy"), lambda fh, a=array: np.save(fh, a))
             meta = {"n": len(array), "nfe_per_sample": nfe, "seconds": round(seconds, 4)}
             atomic_write_json(base.with_suffix(".json"), meta)
             drawn += len(array)
-        if progress:
+        elif progress:
             progress(cell.shard_size(k))
     return drawn
 

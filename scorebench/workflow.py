@@ -21,6 +21,7 @@ from scorebench.metrics.extractors import Weights
 from scorebench.plugins import registry
 from scorebench.report import html, leaderboard
 from scorebench.report.baselines import load_baselines
+from scorebench.report.terminal import sampler_text
 from scorebench.runs import RunDir, locked
 from scorebench.sample import draw_many, load_model
 from scorebench.stores import (
@@ -40,9 +41,16 @@ def progress_bar(enabled: bool):
     if not enabled:
         return nullcontext(None)
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(console=Console(stderr=True), transient=False)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=Console(stderr=True), transient=False)
 
 
 def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) -> list[int]:
@@ -50,7 +58,12 @@ def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) 
     record on rank 0. Returns the samples drawn now per cell."""
     drawn = []
     for cell in cells:
-        task = bar.add_task(f"sample {cell.key[:8]}", total=cell.config.sample.n) if bar else None
+        task = None
+        if bar:
+            s = cell.config.sample.sampler  # the parameters asked for, not every default
+            label = sampler_text({"name": s.name, "params": s.params})
+            label = label if len(label) <= 36 else label[:35] + "…"
+            task = bar.add_task(f"sampling {label}", total=cell.config.sample.n, detail="")
         drawn.append(
             sample_cell(
                 cell,
@@ -58,6 +71,7 @@ def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) 
                 rank=dist.rank,
                 world_size=dist.world_size,
                 progress=(lambda k, t=task: bar.advance(t, k)) if bar else None,
+                evaluations=(lambda e, t=task: bar.update(t, detail=f"{e} NFE")) if bar else None,
             )
         )
         distributed.barrier(dist)
@@ -166,14 +180,19 @@ def measure(
         if len(todo) < len(cells):
             log(f"{len(cells) - len(todo)} of {len(cells)} evaluations cached, skipped")
         with progress_bar(dist.is_main and not quiet and bool(todo)) as bar:
-            overall = bar.add_task("cells", total=len(todo)) if bar else None
+            overall = bar.add_task("cells", total=len(todo), detail="") if bar else None
             for cell in todo:
                 sample_cells([cell], dist, dev, bar, keep_bars=False)
                 if dist.is_main:
                     i = cells.index(cell)
+                    if bar:
+                        metrics = ", ".join(
+                            plans[i].protocol["metrics"] + [*plans[i].model_protocol]
+                        )
+                        bar.update(overall, detail=f"evaluating {metrics}")
                     done[i] = evaluate_cell(cell, plans[i])
                 if bar:
-                    bar.advance(overall)
+                    bar.update(overall, advance=1, detail="")
         return done if dist.is_main else None
 
 

@@ -114,3 +114,43 @@ def test_plain_metavars_in_help():
         [sys.executable, "-m", "scorebench.cli", "run", "--help"], capture_output=True, text=True
     )
     assert "[OPTIONS] RECIPE" in run.stdout and "{recipe}" not in run.stdout
+
+
+def test_the_sampling_bar_names_the_sampler_counts_samples_and_evaluations(damaged):
+    """The bar of a cell says what it samples with (the parameters asked for), advances per
+    batch and shows the score evaluations of the batch in progress; not a hash at 0%."""
+    import torch
+
+    from scorebench import distributed
+    from scorebench.cells import make_cell
+    from scorebench.runs import RunDir
+    from scorebench.workflow import sample_cells
+
+    class Bar:
+        def __init__(self):
+            self.calls = []
+
+        def add_task(self, description, **fields):
+            self.calls.append(("add", description, fields))
+            return 0
+
+        def advance(self, task, k):
+            self.calls.append(("advance", k))
+
+        def update(self, task, **fields):
+            self.calls.append(("update", fields))
+
+        def remove_task(self, task):
+            pass
+
+    cell = make_cell(
+        RunDir(damaged),
+        ["sample.sampler.name=pf_heun", "sample.sampler.params.steps=3", "sample.n=6",
+         "sample.batch_size=4"],
+    )  # fmt: skip
+    bar = Bar()
+    sample_cells([cell], distributed.Dist(), torch.device("cpu"), bar)
+    (add, *rest) = bar.calls
+    assert add[:2] == ("add", "sampling pf_heun (steps=3)") and add[2]["total"] == 6
+    assert [c[1] for c in rest if c[0] == "advance"] == [4, 2]  # per batch
+    assert {"detail": "5 NFE"} in [c[1] for c in rest if c[0] == "update"]  # Heun: 2n - 1
