@@ -34,7 +34,7 @@ from scorebench.components import (
     sampling_numerics,
 )
 from scorebench.config import RunConfig, build_config
-from scorebench.contracts import IMAGES, kind_of
+from scorebench.contracts import IMAGES, kind_of, network_sigma_query
 from scorebench.errors import ConfigError
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
 from scorebench.noise import depends_on_batch, takes_noise
@@ -231,22 +231,18 @@ def _check_sizes(config: RunConfig, shape: tuple[int, ...]) -> None:
     check_batch_memory(config.sample.batch_size, shape, "sample.batch_size")
 
 
-#: How a network trained on discrete levels answers a sigma off its grid (scorebench.score).
-NEAREST_LEVEL = "nearest trained level in log sigma"
-
-
 def _run_source(run: RunDir, config: RunConfig) -> tuple[int, tuple[int, ...], dict[str, Any]]:
     """A trained network: the checkpoint step, sample shape and source spec."""
     step = resolve_step(run, config.sample.checkpoint)
     weights, shape = checkpoint_identity(run, step)
-    conditioning = getattr(registry("networks").load(config.network.name), "conditioning", "sigma")
+    network = registry("networks").load(config.network.name)
     source = {
         "kind": "run",
         "recipe": config.recipe,
         "dataset": config.dataset,
         "step": step,
         "weights_sha256": weights,
-        "sigma_query": NEAREST_LEVEL if conditioning == "level" else "exact (sigma-conditioned)",
+        "sigma_query": network_sigma_query(network),
     }
     return step, shape, source
 

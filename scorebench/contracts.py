@@ -55,6 +55,17 @@ class Network(Protocol):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor: ...
 
 
+#: How a network trained on discrete levels answers a sigma off its grid (scorebench.score).
+NEAREST_LEVEL = "nearest trained level in log sigma"
+
+
+def network_sigma_query(network: Any) -> str:
+    """How a network class answers a sigma, as its cells' specs record it (``sigma_query``):
+    a level-conditioned one only at its trained levels (the nearest is taken)."""
+    level = getattr(network, "conditioning", "sigma") == "level"
+    return NEAREST_LEVEL if level else "exact (sigma-conditioned)"
+
+
 @runtime_checkable
 class Schedule(Protocol):
     """A noise schedule: ``sigmas()`` is a 1-D float tensor of noise levels, largest first."""

@@ -18,6 +18,7 @@ module names no metric and no dataset. The record format is documented in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.checks import integer, sample_count
-from scorebench.contracts import IMAGES, POINTS, kind_of
+from scorebench.contracts import IMAGES, POINTS, kind_of, network_sigma_query
 from scorebench.errors import ConfigError
 from scorebench.metric_choice import (
     choose_metrics,
@@ -228,6 +229,7 @@ class Plan:
     compute: Callable[[Any], dict[str, Any]]
     model_metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     model_protocol: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"  # where model metrics run
 
     @property
     def fingerprint(self) -> str:
@@ -569,13 +571,9 @@ class _PointEvaluation:
     metrics: dict[str, Any]
 
     def reference_points(self) -> Any:
-        import torch
+        from scorebench.data.base import items
 
-        ds, indices = self.ds, self.indices
-        if hasattr(ds, "batch"):
-            return ds.batch(indices if indices is not None else range(len(ds)))
-        idx = indices.tolist() if indices is not None else range(len(ds))
-        return torch.stack([ds[i] for i in idx])
+        return items(self.ds, self.indices if self.indices is not None else range(len(self.ds)))
 
     def __call__(self, samples: Any) -> dict[str, Any]:
         p, x = self.protocol, _as_points(samples)
@@ -683,7 +681,7 @@ def plan_config(
     )
     _no_extractor_for_points(config, kind_of(sample_shape))
     if kind_of(sample_shape) == IMAGES:
-        return plan_images(
+        plan = plan_images(
             n,
             tuple(sample_shape),
             extractor=config.eval.extractor,
@@ -692,7 +690,9 @@ def plan_config(
             cross_check=cross_check,
             **common,
         )
-    return plan_points(n, tuple(sample_shape), **common)
+    else:
+        plan = plan_points(n, tuple(sample_shape), **common)
+    return dataclasses.replace(plan, device=device)
 
 
 def model_options(config: Any) -> dict[str, dict[str, Any]]:
@@ -705,9 +705,7 @@ def sigma_query(config: Any) -> str:
     if config.score_function is not None:
         function = registry("score_functions").load(config.score_function.name)
         return getattr(function, "sigma_query", "exact")
-    network = registry("networks").load(config.network.name)
-    level = getattr(network, "conditioning", "sigma") == "level"
-    return "nearest trained level (a level-conditioned network)" if level else "exact"
+    return network_sigma_query(registry("networks").load(config.network.name))
 
 
 def evaluate_config(samples: Any, config: Any, **options: Any) -> dict[str, Any]:

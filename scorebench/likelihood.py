@@ -47,7 +47,6 @@ class FlowLikelihood:
     delta: torch.Tensor  # int div f dtau
     x_end: torch.Tensor  # x at sigma_max
     nfe: int  # score evaluations
-    divergence: str  # "exact" or "hutchinson"
 
 
 def divergence_kind(divergence: str, dim: int) -> str:
@@ -120,7 +119,7 @@ def flow_log_likelihood(
     end = _solve(field, start, span, solver, rtol, atol)
     x_end, delta = end[: batch * dim].reshape(batch, *shape), end[batch * dim :]
     prior = gaussian_log_prob(x_end, sigma_max)
-    return FlowLikelihood(prior + delta, prior, delta, x_end, nfe, kind)
+    return FlowLikelihood(prior + delta, prior, delta, x_end, nfe)
 
 
 def _solve(field, start: torch.Tensor, span, solver: str, rtol: float, atol: float):

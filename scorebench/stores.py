@@ -242,8 +242,7 @@ def measured_model_values(cell: Cell, evaluation) -> dict[str, Any]:
     stored = read_derived(path)
     if isinstance(stored, dict) and isinstance(stored.get("metrics"), dict):
         return stored["metrics"]
-    device = torch.device(getattr(evaluation.compute, "device", "cpu"))
-    model = load_model(cell.run, device, cell.step, cell.config)
+    model = load_model(cell.run, torch.device(evaluation.device), cell.step, cell.config)
     started = time.perf_counter()
     values = evaluation.model_values(model, analytic=cell.config.score_function is not None)
     seconds = round(time.perf_counter() - started, 3)

@@ -45,6 +45,13 @@ def check_positive_int(dataset: str, param: str, value: object, minimum: int = 1
     return integer(f"dataset {dataset!r}: {param}", value, minimum)
 
 
+def items(ds: object, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """Items ``indices`` of any dataset as one tensor: its ``batch`` where it has one."""
+    if hasattr(ds, "batch"):
+        return ds.batch(indices)
+    return torch.stack([ds[int(i)] for i in indices])
+
+
 class TensorDataset(Dataset):
     """A dataset held in one tensor.
 

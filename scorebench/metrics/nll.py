@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from scorebench.contracts import IMAGES
+from scorebench.data.base import items
 from scorebench.data.transforms import to_uint8
 from scorebench.errors import ConfigError
 from scorebench.likelihood import (
@@ -129,7 +130,7 @@ class NLL:
         bpd, true_bpd, nfe = [], [], 0
         n = settings["n"]
         for start in range(0, n, self.batch_size):
-            x = _items(held_out, range(start, min(start + self.batch_size, n)))
+            x = items(held_out, range(start, min(start + self.batch_size, n))).double()
             if images:
                 k = to_uint8(x).to(torch.float64)
                 x = (k + torch.rand(k.shape, generator=generator, dtype=torch.float64)) / 256
@@ -156,12 +157,6 @@ class NLL:
             values.update(_mean("bpd_data", truth))
             values.update(_mean("bpd_gap", torch.cat(bpd) - truth))
         return values
-
-
-def _items(ds: Any, indices: range) -> torch.Tensor:
-    if hasattr(ds, "batch"):
-        return ds.batch(indices).to(torch.float64)
-    return torch.stack([ds[i] for i in indices]).to(torch.float64)
 
 
 def _mean(key: str, v: torch.Tensor) -> dict[str, float]:

@@ -137,27 +137,17 @@ def test_nll_is_measured_once_per_model_and_a_damaged_cache_is_measured_again(tm
     import json
 
     import yaml
+    from scorebench_samplers.benches import oracle_toy
 
-    spec = {
-        "sources": [
-            {
-                "score_function": "toy-gmm",
-                "config": {
-                    "schedule": {
-                        "name": "geometric",
-                        "params": {"sigma_max": 20.0, "sigma_min": 0.1, "num_levels": 10},
-                    },
-                    "sample": {"n": 100, "batch_size": 100},
-                    "eval": {"metrics": ["mmd-exact", "nll"], "nll": {"n": 50}},
-                },
-            }
-        ],
-        "samplers": [
-            {"name": "pf_heun", "grid": {"steps": [5]}},
-            {"name": "cas", "grid": {"steps": [10]}},
-        ],
-        "seeds": 1,
-    }
+    spec = oracle_toy()  # the preset's source, smaller and with nll
+    config = spec["sources"][0]["config"]
+    config["sample"] = {**config["sample"], "n": 100, "batch_size": 100}
+    config["eval"] = {"metrics": ["mmd-exact", "nll"], "nll": {"n": 50}}
+    spec["samplers"] = [
+        {"name": "pf_heun", "grid": {"steps": [5]}},
+        {"name": "cas", "grid": {"steps": [10]}},
+    ]
+    spec["seeds"] = 1
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     args = ["bench", "--spec", str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "out")]
     first = _run(*args)
