@@ -133,7 +133,8 @@ class TrainConfig(_Config):
     keep_checkpoints: Count = 3
     grid_every: Every = 0  # sample a grid every N steps; 0: only at the end
     grid_size: Count = 64
-    tensorboard: bool = False
+    tensorboard: bool = False  # log training and evaluations for TensorBoard
+    wandb: bool = False  # ... and for Weights & Biases (WANDB_* variables pick where)
 
     @field_validator("betas")
     @classmethod

@@ -17,8 +17,9 @@ A run directory holds::
     report/            leaderboard.md, leaderboard.json, report.html (scorebench run)
     jobs/<id>/         submitit's files of a ``train --executor local|slurm`` job: its
                        pickles and its logs
-    events.out.tfevents.*  TensorBoard events (train.tensorboard=true; evaluations add an
-                       hparams session in their evals/<key>/)
+    events.out.tfevents.*  TensorBoard events (train.tensorboard=true); evaluations add
+                       an hparams session each in evals/tensorboard/<sampler and params>/
+    wandb/, wandb-id   W&B's local files and the training's W&B run id (train.wandb=true)
     .lock              held (flock) by the process writing to the run; names its PID
 
 The parent directory's ``history.jsonl`` keeps every evaluation record ever made there.
@@ -137,6 +138,7 @@ CHANGEABLE = (
     "train.grid_every",
     "train.grid_size",
     "train.tensorboard",
+    "train.wandb",
     "train.keep_checkpoints",
     "sample.",
     "eval.",

@@ -39,7 +39,7 @@ from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
 from scorebench.records import ResultRecord, checked
 from scorebench.runs import RunDir
 from scorebench.sample import draw_shard, load_model, save_grid
-from scorebench.tensorboard import log_evaluation
+from scorebench.trackers import log_evaluation
 
 
 def sample_cell(
@@ -225,8 +225,7 @@ def evaluate_cell(cell: Cell, evaluation) -> dict[str, Any]:
     }
     atomic_write_json(cell.result_path(evaluation.key), record)
     append_jsonl(cell.run.history, record)
-    if cell.config.train.tensorboard:
-        log_evaluation(cell.path, cell.config.to_dict(), record)
+    log_evaluation(cell.run.path, cell.config, record, cell.grid)
     return record
 
 

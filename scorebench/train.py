@@ -37,7 +37,7 @@ from scorebench.errors import ConfigError, ScorebenchError
 from scorebench.files import append_jsonl, atomic_save_torch, read_jsonl, rewrite_jsonl
 from scorebench.runs import RunDir, latest_valid_checkpoint
 from scorebench.sample import data_space, draw, save_grid
-from scorebench.tensorboard import TrainingBoard
+from scorebench.trackers import training_trackers
 
 
 class TrainingDiverged(ScorebenchError):
@@ -320,21 +320,19 @@ def _train(
         if dist.is_main and not run.grid_path(start).is_file():  # killed before drawing it
             _grid(config, parts, run, start, device)
         return TrainResult(start, None, None, resumed_from)
-    board = None
-    if dist.is_main and config.train.tensorboard:
-        board = TrainingBoard(run.path, config.to_dict(), start)
+    trackers = training_trackers(config, run.path, start) if dist.is_main else []
     log = _Log(config.train.steps, start, dist.is_main and not quiet)
     try:
-        last = _steps(config, run, dist, device, parts, start, board, log)
+        last = _steps(config, run, dist, device, parts, start, trackers, log)
     finally:
         log.close()
-        if board is not None:
-            board.close()
+        for tracker in trackers:
+            tracker.close()
     loss, speed = (last["loss"], last["images_per_s"]) if last else (None, None)
     return TrainResult(config.train.steps, loss, speed, resumed_from)
 
 
-def _steps(config, run, dist, device, parts: _Parts, start: int, board, log) -> dict | None:
+def _steps(config, run, dist, device, parts: _Parts, start: int, trackers, log) -> dict | None:
     """Train from ``start`` to ``train.steps``: log rows, checkpoints, grids; the last row."""
     model = _wrapped(parts.network, config, dist, device)
     model.train()
@@ -367,16 +365,16 @@ def _steps(config, run, dist, device, parts: _Parts, start: int, board, log) -> 
             last = interval.row(step, lr, config.data.batch_size, device)
             if dist.is_main:
                 append_jsonl(run.metrics, last)
-                if board is not None:
-                    board.scalars(last)
+                for tracker in trackers:
+                    tracker.scalars(last)
         pause = time.perf_counter()
         if at_checkpoint:
             _checkpoint(config, run, dist, parts, step)
         if dist.is_main and ((t.grid_every and step % t.grid_every == 0) or step == t.steps):
             _grid(config, parts, run, step, device)
             model.train()
-            if board is not None:
-                board.grid(run.grid_path(step), step)
+            for tracker in trackers:
+                tracker.grid(run.grid_path(step), step)
         interval.paused += time.perf_counter() - pause
         log.update(step, last if at_log else None)
     if dist.enabled:

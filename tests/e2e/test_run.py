@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+from wandb_records import offline_runs, wandb_offline
 
 TOY = [
     "--set",
@@ -41,13 +42,14 @@ def result_of(run_dir):
     return path, json.loads(path.read_text())
 
 
-def scorebench(*args, cwd):
+def scorebench(*args, cwd, env=None):
     return subprocess.run(
         [sys.executable, "-m", "scorebench.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=600,
+        env=env,
     )
 
 
@@ -142,9 +144,18 @@ def test_compare_refuses_results_of_different_protocols(toy_run, tmp_path):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
-    tensorboard = ["--set", "train.tensorboard=true"]
+    trackers = ["--set", "train.tensorboard=true", "--set", "train.wandb=true"]
     result = scorebench(
-        "run", "ncsn", "--dataset", "digits", "--run-dir", "d", *DIGITS, *tensorboard, cwd=root
+        "run",
+        "ncsn",
+        "--dataset",
+        "digits",
+        "--run-dir",
+        "d",
+        *DIGITS,
+        *trackers,
+        cwd=root,
+        env=wandb_offline(root),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root
@@ -164,16 +175,56 @@ def test_tiny_digits_run_end_to_end(digits_run):
 
 def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):
     from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
 
     _, record = result_of(digits_run / "d")
-    events = EventAccumulator(str(digits_run / "d" / "evals" / record["cell"]["sampling_key"]))
-    events.Reload()
-    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(
-        events.PluginTagToContent("hparams")
+    sessions = digits_run / "d" / "evals" / "tensorboard"
+    name = (
+        "annealed_langevin convention=code denoise=false step_lr=0.0001 steps_per_level=1 "
+        "seed=0 n=40 step=4"
     )
+    assert [p.name for p in sessions.iterdir()] == [name]  # named by sampler, not by hash
+    events = EventAccumulator(str(sessions / name))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    experiment = metadata.parse_experiment_plugin_data(content["_hparams_/experiment"])
+    order = [info.name for info in experiment.hparam_infos]
+    assert order[:8] == [
+        "sampler",
+        "sampler.convention",
+        "sampler.denoise",
+        "sampler.step_lr",
+        "sampler.steps_per_level",
+        "seed",
+        "n",
+        "step",
+    ]
+    assert {k for k in order if k.startswith(("data.", "eval.", "sample."))} == {"data.batch_size"}
+    session = metadata.parse_session_start_info_plugin_data(content["_hparams_/session_start_info"])
+    assert session.hparams["sampler.denoise"].WhichOneof("kind") == "bool_value"
+    assert session.hparams["train.steps"].number_value == 4
     (fid,) = events.Tensors("eval/fid")
     assert float(fid.tensor_proto.float_val[0]) == pytest.approx(record["metrics"]["fid"])
     assert fid.step == 4
+
+
+def test_training_and_each_evaluation_are_wandb_runs(digits_run):
+    _, record = result_of(digits_run / "d")
+    train, evaluation = offline_runs(digits_run / "d")
+    assert (train.job_type, train.name, train.group) == ("train", "d", "d")
+    logged = [json.loads(line) for line in (digits_run / "d" / "metrics.jsonl").open()]
+    rows = [r for r in train.history if "train/loss" in r]
+    assert [(r["train/step"], r["train/loss"]) for r in rows] == [
+        (r["step"], pytest.approx(r["loss"])) for r in logged
+    ]
+    assert [r["train/step"] for r in train.history if "train/samples/path" in r] == [4]
+    assert train.config["train"]["steps"] == 4 and train.config["recipe"] == "ncsn"
+    assert (evaluation.job_type, evaluation.group) == ("eval", "d")
+    assert evaluation.name.startswith("annealed_langevin ") and "seed=0" in evaluation.name
+    assert evaluation.summary["eval/fid"] == pytest.approx(record["metrics"]["fid"])
+    assert any("eval/samples/path" in r for r in evaluation.history)
+    assert evaluation.config["sampler"] == "annealed_langevin"
+    assert evaluation.config["config"]["dataset"] == "digits"
 
 
 def test_cifar10_offline_fails_fast_and_says_what_to_fetch(tmp_path):

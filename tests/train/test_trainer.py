@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from wandb_records import offline_runs, use_wandb_offline
 
 from scorebench import hookimpl
 from scorebench.errors import ConfigError
@@ -105,30 +106,48 @@ def _events(path):
 
 
 def test_tensorboard_logs_scalars_lr_grids_and_config_in_the_run_directory(tmp_path):
-    pytest.importorskip("tensorboard")
     run = RunDir(tmp_path / "run")
     config = tiny_digits(4, "train.tensorboard=true", "train.log_every=2", "train.grid_every=2")
     train(config, run, quiet=True)
     events = _events(run.path)  # in the run directory: TensorBoard names the run after it
-    assert [s for s, _ in events["loss"]] == [2, 4]
-    assert [v for _, v in events["lr"]] == pytest.approx([config.train.lr] * 2)
-    assert "loss_level/00" in events and "config/text_summary" in events
-    assert [s for s, _ in events["samples"]] == [2, 4]
-    assert events["samples"][0][1][0] > 8  # the grid picture, not one sample
+    assert [s for s, _ in events["train/loss"]] == [2, 4]
+    assert [v for _, v in events["train/lr"]] == pytest.approx([config.train.lr] * 2)
+    assert "train/loss_level/00" in events and "config/text_summary" in events
+    assert [s for s, _ in events["train/samples"]] == [2, 4]
+    assert events["train/samples"][0][1][0] > 8  # the grid picture, not one sample
     rows = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     assert [r["images_per_s"] for r in rows] == pytest.approx(
-        [v for _, v in events["images_per_s"]]
+        [v for _, v in events["train/images_per_s"]]
     )
 
 
 def test_a_resumed_run_keeps_the_events_up_to_its_checkpoint_once(tmp_path):
-    pytest.importorskip("tensorboard")
     run = RunDir(tmp_path / "run")
     settings = ["train.tensorboard=true", "train.log_every=2", "train.checkpoint_every=2"]
     train(tiny_digits(4, *settings), run, quiet=True)
     run.checkpoint_path(4).unlink()  # as if killed after logging step 4, before saving it
     train(tiny_digits(4, *settings), run, quiet=True)
-    assert [s for s, _ in _events(run.path)["loss"]] == [2, 4]
+    assert [s for s, _ in _events(run.path)["train/loss"]] == [2, 4]
+
+
+def test_a_resumed_run_continues_its_wandb_run(tmp_path, monkeypatch):
+    use_wandb_offline(monkeypatch, tmp_path)
+    run = RunDir(tmp_path / "run")
+    settings = ["train.wandb=true", "train.log_every=2", "train.checkpoint_every=2"]
+    train(tiny_digits(4, *settings), run, quiet=True)
+    run.checkpoint_path(4).unlink()  # as if killed after logging step 4, before saving it
+    train(tiny_digits(4, *settings), run, quiet=True)
+    first, resumed = offline_runs(run.path)
+    assert resumed.id == first.id
+    assert [r["train/step"] for r in first.history if "train/loss" in r] == [2, 4]
+    assert [r["train/step"] for r in resumed.history if "train/loss" in r] == [4]
+
+
+def test_wandb_that_cannot_start_says_how_to_log_in_or_go_offline(tmp_path, monkeypatch):
+    use_wandb_offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "online")  # and no API key anywhere
+    with pytest.raises(ConfigError, match="wandb login.*WANDB_MODE=offline"):
+        train(tiny_digits(2, "train.wandb=true"), RunDir(tmp_path / "run"), quiet=True)
 
 
 def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
