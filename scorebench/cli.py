@@ -672,7 +672,9 @@ def report(
     runs = [p for p in run_dirs if not (Path(p).name == HISTORY_FILE and Path(p).is_file())]
     if len(runs) < len(run_dirs) and runs:
         err.print(f"skipped {HISTORY_FILE}: the evaluation log beside the runs, not a run")
-    board = report_stage([_existing_run(p) for p in runs or run_dirs], out_dir, baselines=baselines)
+    board = report_stage(
+        [_existing_run(p) for p in runs or run_dirs], out_dir, baselines=baselines, log=err.print
+    )
     if markdown:
         print(to_markdown(board))
     else:

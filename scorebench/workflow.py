@@ -136,19 +136,30 @@ def report_stage(
     baselines: list[str],
     records: list | None = None,
     tables: Sequence[dict] = (),
+    bench: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Leaderboard of every evaluation of the runs (or of ``records``) beside the named
-    baselines: Markdown, JSON, HTML."""
+    baselines: Markdown, JSON, HTML. ``bench``: the command and spec of the bench that
+    measured them, which the report shows."""
     from pathlib import Path
 
-    if records is None:
-        records = []
+    if records is None:  # the runs' stored evaluations; runs without any are skipped
+        records, empty = [], []
         for run in run_dirs:
             found = run_results(run)
-            if not found:
-                raise ScorebenchError(f"{run.path} has no evaluations: run `scorebench eval` first")
             records += found
+            if not found:
+                empty.append(run)
+        if not records:
+            names = ", ".join(str(r.path) for r in empty)
+            raise ScorebenchError(f"{names}: no evaluations yet. Run `scorebench eval` first.")
+        for run in empty:
+            log(f"skipped {run.path}: no evaluations yet (`scorebench eval {run.path}`)")
+        run_dirs = [r for r in run_dirs if r not in empty]
     board = leaderboard.build(records, [*load_baselines(baselines), *tables])
+    if bench is not None:
+        board["bench"] = bench
     out = Path(out_dir)
     atomic_write_json(out / "leaderboard.json", board)
     atomic_write_bytes(out / "leaderboard.md", leaderboard.markdown(board).encode())

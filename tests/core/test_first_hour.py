@@ -27,6 +27,20 @@ def test_report_of_a_glob_skips_the_history_beside_the_runs(damaged, invoke, wor
     assert code == 2 and "not a scorebench run directory" in " ".join(err.split())
 
 
+def test_report_of_a_glob_skips_runs_that_are_trained_but_not_evaluated(damaged, invoke):
+    """`scorebench train --run-dir runs/mine` then `scorebench report runs/*`: the new run
+    has no evaluations yet; the report is of the others."""
+    shutil.copytree(damaged, damaged.parent / "T")
+    shutil.rmtree(damaged.parent / "T" / "evals")
+    code, err = invoke(["report", "R", "T", "-o", "rep6"])
+    assert code == 0, err
+    assert "skipped T: no evaluations yet" in " ".join(err.split())
+    rows = json.loads((damaged.parent / "rep6" / "leaderboard.json").read_text())["groups"]
+    assert {r["model"] for g in rows for r in g["rows"] if r["origin"] == "run"} == {"R"}
+    code, err = invoke(["report", "T", "-o", "rep7"])  # nothing evaluated: an error
+    assert code == 2 and "no evaluations yet" in err
+
+
 def test_the_scale_of_the_numbers_is_stated_in_markdown_and_in_the_terminal(damaged, invoke):
     from scorebench.report import leaderboard
 
