@@ -475,7 +475,7 @@ def run_bench(
         records = measure(cells, device=device, inception_weights=inception_weights, log=log)
         if records is None:
             return None
-        return _report(spec, cells, records, out, inception_weights)
+        return _report(spec, cells, records, out, inception_weights, command)
 
 
 def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, log, command):
@@ -551,8 +551,16 @@ def claim_output(out: Path) -> Any:
     return RunDir(out)
 
 
-def _report(spec: BenchSpec, cells: list[Any], records: list[dict], out: Path, weights: Weights):
-    """The bench's leaderboard, beside the baselines of its recipes and oracles."""
+def _report(
+    spec: BenchSpec,
+    cells: list[Any],
+    records: list[dict],
+    out: Path,
+    weights: Weights,
+    command: str | None,
+):
+    """The bench's leaderboard, beside the baselines of its recipes and oracles, and what
+    was run (the command and the whole spec)."""
     baselines: list[str] = []
     tables: dict[str, dict[str, Any]] = {}
     for cell, record in zip(cells, records, strict=True):
@@ -565,9 +573,16 @@ def _report(spec: BenchSpec, cells: list[Any], records: list[dict], out: Path, w
         wanted = recipe.baselines.get(cell.config.dataset, [])
         baselines += [b for b in wanted if b not in baselines]
     runs = list({str(c.run.path): c.run for c in cells}.values())
-    summary = {"spec": spec.model_dump(), "cells": [c.key for c in cells]}
+    summary = {"spec": spec.model_dump(), "cells": [c.key for c in cells], "command": command}
     atomic_write_json(out / BENCH_FILE, summary)
-    return report_stage(runs, out, baselines=baselines, records=records, tables=[*tables.values()])
+    return report_stage(
+        runs,
+        out,
+        baselines=baselines,
+        records=records,
+        tables=[*tables.values()],
+        bench={"command": command, "spec": summary["spec"]},
+    )
 
 
 def oracle_baselines(cell: Any, fingerprint: str, inception_weights: Weights = None) -> dict:

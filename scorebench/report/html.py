@@ -76,13 +76,22 @@ def _real_view(real: dict[str, Any], caption: str) -> dict[str, Any]:
     return _picture(caption, real["png"]) if "png" in real else _picture(real["error"], None)
 
 
-def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None) -> dict[str, Any]:
-    """A row's samples: its grid, enlarged, or its points re-plotted over the real data."""
+def _first_points(grid: Path) -> Any:
+    """The points of a cell's first shard (beside its ``samples.png``), or None."""
+    return _points_or_none(grid.parent / "samples" / f"{SHARD.format(0)}.npy")
+
+
+def _samples_picture(
+    grid: Path, label: str, real: dict[str, Any] | None, limits=None
+) -> dict[str, Any]:
+    """A row's samples: its grid, enlarged, or its points re-plotted over the real data
+    within ``limits`` (one range for every panel of a protocol)."""
     if real is not None and real.get("kind") == "points":
-        first = grid.parent / "samples" / f"{SHARD.format(0)}.npy"  # the cell's first shard
-        points = _points_or_none(first)
+        points = _first_points(grid)
         if points is not None:
-            png = plots.points_scatter(points, label, real["points"], real.get("mixture"))
+            png = plots.points_scatter(
+                points, label, real["points"], real.get("mixture"), limits=limits
+            )
             return _picture(label, png, pixels=False)
     return _picture(label, plots.upscaled(grid.read_bytes()))
 
@@ -119,11 +128,14 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
     if real is not None and real.get("kind") != "points":
         split = reference.get("split")
         pictures.append(_real_view(real, f"real data ({reference['dataset']} {split})"))
-    for r in g["rows"]:
-        grid = Path(r["grid"]) if r.get("grid") else None
-        if grid is not None and grid.is_file():
-            label = f"{leaderboard.row_label(r)} / {r.get('sampler_label', r['sampler'])}"
-            pictures.append(_samples_picture(grid, label, real))
+    shown = [(r, Path(r["grid"])) for r in g["rows"] if r.get("grid") and Path(r["grid"]).is_file()]
+    limits = None
+    if real is not None and real.get("kind") == "points":
+        drawn = [_first_points(grid) for _, grid in shown]
+        limits = plots.square_limits(real["points"], *[p for p in drawn if p is not None])
+    for r, grid in shown:
+        label = f"{leaderboard.row_label(r)} / {r.get('sampler_label', r['sampler'])}"
+        pictures.append(_samples_picture(grid, label, real, limits))
     nfe_plot = plots.quality_vs_nfe(g)
     return {
         "group": g,
@@ -135,6 +147,7 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
             for r, (cells, _) in zip(g["rows"], rows, strict=True)
         ],
         "scale": leaderboard.scale_note(g),
+        "samplers": leaderboard.sampler_settings(g),
         "winners": leaderboard.winners_text(g),
         "citation": _citation(g.get("citation")),
         "nfe_plot": data_uri(nfe_plot) if nfe_plot else None,
@@ -231,19 +244,33 @@ def _selection_plot(run: RunDir) -> list[tuple[str, str]]:
     return [(f"{chosen['metric']} vs training step", data_uri(png))]
 
 
-def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> list[dict]:
+def _run_pictures(
+    run: RunDir, config: dict[str, Any], real_data: RealData, shown: dict[str, set]
+) -> list[dict]:
     """The run's newest training grid beside its training data (images), or the points of
-    its newest evaluation over the real points and true modes."""
+    its newest evaluation over the real points and true modes; what a protocol table above
+    already shows (the same real data, an evaluation of this run) is not repeated."""
     data = config.get("data") or {}
     if not data.get("name"):
         return []
-
     real = real_data.get(data["name"], data.get("params") or {}, "train", data.get("root"))
     if real.get("kind") == "points":
         grids = sorted(run.evals.glob(f"*/{GRID_FILE}"), key=lambda p: p.stat().st_mtime_ns)
-        return [_samples_picture(grids[-1], "newest evaluation", real)] if grids else []
+        if not grids or any(str(g.resolve()) in shown["grids"] for g in grids):
+            return []
+        spec = _mapping_or_empty(grids[-1].parent / "spec.json")
+        sampler = spec.get("sampler") if isinstance(spec.get("sampler"), dict) else {}
+        params = ", ".join(
+            f"{k}={leaderboard.fmt(v)}" for k, v in (sampler.get("params") or {}).items()
+        )
+        caption = f"newest evaluation: {sampler.get('name', '?')}" + (
+            f" ({params})" if params else ""
+        )
+        return [_samples_picture(grids[-1], caption, real)]
+    pictures = []
+    if (data["name"], "train") not in shown["real"]:
+        pictures.append(_real_view(real, f"training data ({data['name']})"))
     grids = sorted(run.grids.glob("step-*.png")) if run.grids.is_dir() else []
-    pictures = [_real_view(real, f"training data ({data['name']})")]
     if grids:
         step = int(grids[-1].stem.split("-")[1])
         caption = f"samples at step {step} (the run's own sampler)"
@@ -251,7 +278,7 @@ def _run_pictures(run: RunDir, config: dict[str, Any], real_data: RealData) -> l
     return pictures
 
 
-def _run_view(path: Path, real_data: RealData) -> dict[str, Any]:
+def _run_view(path: Path, real_data: RealData, shown: dict[str, set]) -> dict[str, Any]:
     run = RunDir(path)
     config = _mapping_or_empty(run.config)
     manifest = _mapping_or_empty(run.manifest, Manifest)
@@ -260,7 +287,7 @@ def _run_view(path: Path, real_data: RealData) -> dict[str, Any]:
     return {
         "name": run.path.resolve().name,
         "path": str(run.path),
-        "pictures": _run_pictures(run, config, real_data),
+        "pictures": _run_pictures(run, config, real_data, shown),
         "plots": _loss_plots(run) + _selection_plot(run),
         "config": json.dumps(config, indent=2) if config else None,
         "command": shlex.join(["scorebench", *command[1:]]) if isinstance(command, list) else None,
@@ -278,10 +305,27 @@ def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
     )
     real_data = RealData()
     differs = leaderboard.differences(board["groups"])
+    command, spec = leaderboard.bench_lines(board)
     return env.get_template("report.html.j2").render(
         groups=[_group_view(g, differs.get(g["fingerprint"]), real_data) for g in board["groups"]],
-        runs=[_run_view(Path(r), real_data) for r in run_dirs],
+        runs=[_run_view(Path(r), real_data, _shown(board)) for r in run_dirs],
+        bench_command=command,
+        bench_spec=spec,
     )
+
+
+def _shown(board: dict[str, Any]) -> dict[str, set]:
+    """What the protocol tables show: sample grids (resolved paths) and real data
+    (dataset, split)."""
+    grids = {
+        str(Path(r["grid"]).resolve()) for g in board["groups"] for r in g["rows"] if r.get("grid")
+    }
+    real = set()
+    for g in board["groups"]:
+        reference = (g.get("spec") or {}).get("reference") or {}
+        if reference.get("dataset"):
+            real.add((reference["dataset"], reference.get("split")))
+    return {"grids": grids, "real": real}
 
 
 def nfe_plots(board: dict[str, Any]) -> dict[str, bytes]:

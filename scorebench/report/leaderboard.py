@@ -10,10 +10,13 @@ margin over the runner-up and whether it is significant.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from pathlib import PurePath
 from typing import Any
+
+import yaml
 
 from scorebench.config import flatten
 from scorebench.metrics.protocol import protocol_fingerprint
@@ -393,6 +396,36 @@ def _label_samplers(rows: list[dict[str, Any]]) -> None:
             r["sampler_label"] = f"{name} ({shown})" if shown else name
 
 
+def sampler_settings(g: dict[str, Any]) -> list[str]:
+    """Per sampler of the group: every parameter its rows ran with, defaults included
+    (``auto``: the sampler chooses, e.g. the model's sigma range); parameters that differ
+    between its rows are named, their values being in each row's label."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in g["rows"]:
+        if r.get("sampler"):
+            by_name.setdefault(r["sampler"], []).append(r.get("sampler_params") or {})
+    lines = []
+    for name, params in by_name.items():
+        keys = sorted({k for p in params for k in p})
+        varied = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
+        same = ", ".join(
+            f"{k}={'auto' if params[0].get(k) is None else fmt(params[0][k])}"
+            for k in keys
+            if k not in varied
+        )
+        per_row = f"; per row: {', '.join(varied)}" if varied else ""
+        lines.append(f"{name}: {same or 'no parameters'}{per_row}")
+    return lines
+
+
+def bench_lines(board: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The command and the spec (YAML) of the bench that made the board, if one did."""
+    bench = board.get("bench") or {}
+    spec = bench.get("spec")
+    text = yaml.safe_dump(json.loads(json.dumps(spec)), sort_keys=False) if spec else None
+    return bench.get("command"), text
+
+
 #: Plain words for protocol keys that tell sibling groups apart (others are named as keys).
 DIFFERENCE_WORDS = {
     "extractor.weights_sha256": "feature-network weights differ",
@@ -519,6 +552,13 @@ def table(
 def markdown(board: dict[str, Any]) -> str:
     """GitHub-flavoured Markdown: one table per protocol group."""
     lines = ["# scorebench leaderboard", ""]
+    command, spec = bench_lines(board)
+    if command or spec:
+        lines += ["## What was run", ""]
+        lines += [f"`{command}`", ""] if command else []
+        if spec:
+            lines += ["Bench spec (each row's sampler parameters are in leaderboard.json):", ""]
+            lines += ["```yaml", spec.rstrip(), "```", ""]
     for g in board["groups"]:
         ranked = f", ranked by {label(g['ranked_by'])}" if g.get("ranked_by") else ""
         lines += [
@@ -537,6 +577,10 @@ def markdown(board: dict[str, Any]) -> str:
                 cells = [cells[0], f"**{cells[1]}**", *cells[2:]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        settings = sampler_settings(g)
+        if settings:
+            lines += ["Samplers, every parameter (defaults included):", ""]
+            lines += [f"- {_md_escape(line)}" for line in settings] + [""]
         winners = winners_text(g)
         if winners:
             lines += ["Winners by NFE budget (`3=`: tied with the row above it at 5%):", ""]

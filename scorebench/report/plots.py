@@ -130,17 +130,36 @@ def level_curves(steps: list[int], per_level: list[list[float | None]]) -> bytes
     return _png(plt, fig)
 
 
-def points_scatter(samples, title: str, reference=None, mixture=None) -> bytes:
-    """2-D samples over real data (grey) and, for a known mixture, its density contours
-    and modes (crosses labelled with their weights), with labelled axes."""
+def square_limits(*point_sets, pad: float = 0.05) -> tuple[tuple[float, float], ...]:
+    """One square (x, y) range holding every set of 2-D points: the panels of a protocol
+    share it, so their scatters compare at a glance."""
+    import numpy as np
+
+    points = np.concatenate([np.asarray(p, dtype=float).reshape(-1, 2) for p in point_sets])
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
+        return ((-1.0, 1.0), (-1.0, 1.0))
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    half = max(float((hi - lo).max()) / 2 * (1 + 2 * pad), 1e-6)
+    centre = (lo + hi) / 2
+    return tuple((float(c - half), float(c + half)) for c in centre)
+
+
+def points_scatter(samples, title: str, reference=None, mixture=None, limits=None) -> bytes:
+    """2-D samples over real data (dark grey) and, for a known mixture, its density
+    contours and modes (crosses labelled with their weights), with labelled axes, within
+    ``limits`` ((x range), (y range); default: the data's own)."""
     import numpy as np
 
     plt, fig, ax = _figure(4.6, 4.6)
     x = np.asarray(samples, dtype=float)
     if reference is not None:
         r = np.asarray(reference, dtype=float)
-        ax.scatter(*r.T, s=3, color="0.65", alpha=0.5, label="real data", linewidths=0)
+        ax.scatter(*r.T, s=4, color="0.3", alpha=0.55, label="real data", linewidths=0)
     ax.scatter(*x.T, s=3, color="tab:blue", alpha=0.6, label="samples", linewidths=0)
+    if limits is not None:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
     if mixture is not None:
         means = np.asarray(mixture.means, dtype=float)
         lo, hi = ax.get_xlim(), ax.get_ylim()
@@ -165,7 +184,7 @@ def points_scatter(samples, title: str, reference=None, mixture=None) -> bytes:
             )
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box" if limits is not None else "datalim")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return _png(plt, fig)
