@@ -273,7 +273,7 @@ INCEPTION_WEIGHTS = typer.Option(
     None,
     "--inception-weights",
     envvar="SCOREBENCH_INCEPTION_WEIGHTS",
-    help="Local weights-inception-2015-12-05-6726825d.pth (offline use).",
+    help="A local copy of torch-fidelity's Inception-v3 weights file (for offline use).",
     show_default="downloaded once into the scorebench cache",
 )
 TRUST_WEIGHTS = typer.Option(
@@ -442,7 +442,7 @@ CELL_SET = typer.Option(
     [],
     "--set",
     "-s",
-    help="Override a sample.* or eval.* key, e.g. --set sample.sampler.params.steps_per_level=5.",
+    help="Override a sample.* or eval.* key, e.g. --set sample.n=1000.",
     show_default="none",
 )
 
@@ -468,7 +468,7 @@ MODEL_DATASET = typer.Option(
     None,
     "--dataset",
     help="The dataset protocol a diffusers source is measured under, e.g. cifar10.",
-    show_default="none (required with a diffusers source)",
+    show_default="none; required with a diffusers source",
 )
 SAMPLE_COUNT = typer.Option(
     None, "--n", "-n", help="Number of samples.", show_default="the config's sample.n"
@@ -541,8 +541,9 @@ def evaluate(
     trust_weights: bool = TRUST_WEIGHTS,
     cross_check: bool | None = typer.Option(
         None,
-        "--cross-check/--no-cross-check",
-        help="Also compute FID with torchmetrics.",
+        "--cross-check",
+        help="Also compute FID with torchmetrics (--set eval.cross_check=false turns off "
+        "a config's).",
         show_default="the config's eval.cross_check",
     ),
     as_json: bool = AS_JSON,
@@ -733,7 +734,7 @@ SAMPLER_GRID = typer.Option(
     [],
     "--sampler",
     help="NAME[:KEY=V1,V2,...]...: a sampler and a parameter grid, e.g. "
-    "annealed_langevin:steps_per_level=5,10,20 (repeatable).",
+    "pf_heun:steps=10,25,50 (repeatable).",
     show_default="each run's own",
 )
 SEEDS = typer.Option(

@@ -87,3 +87,11 @@ def test_help_paragraphs_flow_instead_of_keeping_the_docstring_line_breaks():
     result = CliRunner().invoke(_app(), ["bench", "--help"], env={"COLUMNS": "200"}, color=False)
     assert result.exit_code == 0, result.output
     assert "rerunning computes only what is missing. Under torchrun" in result.output
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_help_at_80_columns_cuts_nothing(path, command):
+    """rich ends a word too long for its column with '…': no example may be that long."""
+    result = CliRunner().invoke(_app(), [*path, "--help"], env={"COLUMNS": "80"}, color=False)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output, result.output
