@@ -499,7 +499,7 @@ def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.0f}" if 1e4 <= abs(value) < 1e9 else f"{value:.4g}"
     if isinstance(value, list):
         return ", ".join(fmt(v) for v in value)
     return str(value)
@@ -507,7 +507,14 @@ def fmt(value: Any) -> str:
 
 def _metric_cell(row: dict[str, Any], key: str, sep: str = " ") -> str:
     value, half = row["metrics"].get(key), row.get("intervals", {}).get(key)
-    return fmt(value) + (f"{sep}± {half:.2g}" if half is not None else "")
+    return fmt(value) + (f"{sep}± {_two_digits(half)}" if half is not None else "")
+
+
+def _two_digits(half: float) -> str:
+    """An interval's half-width to two significant digits, without an exponent below 1e9
+    (360, not 3.6e+02)."""
+    rounded = float(f"{half:.2g}")
+    return f"{rounded:.0f}" if 100 <= abs(rounded) < 1e9 else f"{rounded:.2g}"
 
 
 def _rate(value: Any) -> str:
@@ -631,22 +638,39 @@ def rich_tables(board: dict[str, Any], width: int = WIDE) -> list[Any]:
         heads, rows = table(g, interval_sep="\n")  # a number is never broken across lines
         narrow = width < WIDE
         keep = [i for i, h in enumerate(heads) if not (narrow and h in NARROW_DROPS)]
-        heads, rows = [heads[i] for i in keep], [([c[i] for i in keep], r) for c, r in rows]
+        rows = [([c[i] for i in keep], r) for c, r in rows]
+        heads = [heads[i] for i in keep]
+        # A sampler's parameters one per line: a label never wraps inside its parentheses.
+        rows = [([c[0], c[1], _param_lines(c[2]), *c[3:]], r) for c, r in rows]
+        widths = []
         for i, head in enumerate(heads):
-            if i in (1, 2):  # names wrap at words, never cut: the distinguishing part may be last
-                longest_word = max(len(w) for c, _ in rows for w in [*c[i].split(), "-"])
-                t.add_column(head, overflow="fold", min_width=min(longest_word, 12))
+            cells = [line for c, _ in rows for line in c[i].split("\n")]
+            widths.append(max(map(len, [*cells, *(head.split() if narrow else [head])])))
+        # Names wrap at spaces; their longest words stay whole where the numbers leave room
+        # (each column boundary takes 3 characters: padding, rule, padding).
+        room = width - sum(w for i, w in enumerate(widths) if i not in (1, 2))
+        room -= 3 * (len(widths) - 1)
+        words = [max(len(w) for c, _ in rows for w in [*c[i].split(), "-"]) for i in (1, 2)]
+        if sum(words) > room:
+            words = [max(8, room * w // sum(words)) for w in words]
+        for i, head in enumerate(heads):
+            if i in (1, 2):
+                t.add_column(head, overflow="fold", min_width=words[i - 1])
             else:  # numbers keep their width, one per line; headers wrap
-                cells = [line for c, _ in rows for line in c[i].split("\n")]
-                widest = max(map(len, [*cells, *(head.split() if narrow else [head])]))
                 t.add_column(
-                    head, overflow="fold", min_width=widest, max_width=widest, justify="right"
+                    head, overflow="fold", min_width=widths[i], max_width=widths[i], justify="right"
                 )
         for cells, is_run in rows:
             # Text, not markup: names come from users and may hold [brackets].
             t.add_row(*map(Text, cells), style="bold green" if is_run else None)
         tables.append(t)
     return tables
+
+
+def _param_lines(label: str) -> str:
+    """``name (a=1, b=2)`` as ``name`` then one ``a=1`` per line."""
+    name, sep, params = label.partition(" (")
+    return "\n".join([name, *params.rstrip(")").split(", ")]) if sep else label
 
 
 def _source_label(source: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """What a researcher's first hour with the README runs into (issue 26)."""
 
+import io
 import json
 import shutil
 
@@ -65,6 +66,48 @@ def test_samples_per_second_are_whole_numbers_not_exponents():
     }
     _, [(cells, _)] = leaderboard.table(group)
     assert "24820" in cells and not any("e+" in c for c in cells)
+
+
+def test_the_bench_table_at_80_and_120_columns_keeps_parameters_and_numbers_whole():
+    from rich.console import Console
+
+    from scorebench.report import leaderboard
+
+    def row(model, sampler, params, fid, kid, half):
+        return {
+            "origin": "run",
+            "model": model,
+            "step": 1500,
+            "sampler": sampler,
+            "sampler_params": params,
+            "nfe": 200,
+            "metrics": {"fid": fid, "kid_mean": kid},
+            "intervals": {"fid": half, "kid_mean": 357.0},
+            "seeds": [0, 1, 2],
+        }
+
+    group = {
+        "dataset": "digits",
+        "protocol": "digits-cnn features",
+        "fingerprint": "f" * 16,
+        "rows": [
+            row("ncsn-digits", "annealed_langevin", {"steps_per_level": 20}, 221.3, 23750.0, 55),
+            row("ncsn-digits", "annealed_langevin", {"steps_per_level": 5}, 250.1, 3687.0, 60),
+            row("ncsnv2-digits", "pf_heun", {"steps": 50}, 75.05, 937.1, 27),
+        ],
+    }
+    leaderboard._label_samplers(group["rows"])
+    group["columns"] = ["fid", "kid_mean"]
+    for width in (80, 120):
+        console = Console(width=width, record=True, file=io.StringIO())
+        for table in leaderboard.rich_tables({"groups": [group]}, width=width):
+            console.print(table)
+        text = console.export_text()
+        lines = [line.rstrip() for line in text.splitlines()]
+        assert max(map(len, lines)) <= width
+        assert ")" not in {line.split()[-1] for line in lines if line.split()}
+        assert "steps_per_level=20" in text and "± 360" in text and "23750" in text
+        assert "e+" not in text
 
 
 def test_plugins_at_80_columns_never_split_a_name():
