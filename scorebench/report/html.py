@@ -146,6 +146,7 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
             _seed_titles(r, g["columns"], len(cells))
             for r, (cells, _) in zip(g["rows"], rows, strict=True)
         ],
+        "ranked_by": leaderboard.label(g["ranked_by"]) if g.get("ranked_by") else None,
         "scale": leaderboard.scale_note(g),
         "samplers": leaderboard.sampler_settings(g),
         "winners": leaderboard.winners_text(g),

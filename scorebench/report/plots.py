@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from scorebench.report.leaderboard import EXACT_SAMPLES, ORIGIN_RUN, label, lower_is_better
@@ -83,8 +84,8 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
     ax.plot(*zip(*front, strict=True), linestyle=":", color="gray", label="Pareto front")
     ax.scatter(*zip(*front, strict=True), s=160, facecolors="none", edgecolors="gray")
     ax.set_xscale("log")
-    nfes = sorted({int(r["nfe"]) for r in rows})  # a tick at every plotted budget, any range
-    ax.set_xticks(nfes, [str(n) for n in nfes], rotation=45 if len(nfes) > 6 else 0)
+    ticks, names = nfe_ticks(sorted({int(r["nfe"]) for r in rows}))
+    ax.set_xticks(ticks, names, rotation=45 if len(ticks) > 6 else 0)
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("NFE per sample (log)")
     arrow = "lower is better" if lower_is_better(metric) else "higher is better"
@@ -94,6 +95,21 @@ def quality_vs_nfe(group: dict[str, Any]) -> bytes | None:
         ax.set_title(rows[0]["model"], fontsize=9)
     ax.grid(alpha=0.3)
     return _png(plt, fig)
+
+
+def nfe_ticks(nfes: list[int]) -> tuple[list[int], list[str]]:
+    """A labelled tick at every plotted budget, whatever the range; budgets too close to
+    label apart on the log axis (200 and 201) share one tick, labelled "200/201"."""
+    span = max(math.log10(nfes[-1] / nfes[0]), 1.0)  # decades shown, at least one
+    ticks: list[int] = []
+    names: list[str] = []
+    for n in nfes:
+        if ticks and math.log10(n / ticks[-1]) < 0.06 * span:
+            names[-1] += f"/{n}"
+        else:
+            ticks.append(n)
+            names.append(str(n))
+    return ticks, names
 
 
 def curve(steps: list[int], values: list[float], ylabel: str, log: bool) -> bytes:

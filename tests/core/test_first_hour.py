@@ -150,6 +150,7 @@ def test_every_plotted_nfe_has_its_own_tick(monkeypatch):
     plots.quality_vs_nfe({"columns": ["fid"], "ranked_by": "fid", "rows": rows})
     (ax,) = figures[0].axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "19"]
+    assert plots.nfe_ticks([99, 200, 201]) == ([99, 200], ["99", "200/201"])  # no overlap
 
 
 def test_plain_metavars_in_help():
