@@ -58,7 +58,7 @@ from scorebench.done import read_derived
 from scorebench.errors import ConfigError, ScorebenchError, UnknownComponentError, problems
 from scorebench.executors import ExecutorSpec
 from scorebench.files import atomic_write_json
-from scorebench.metrics.extractors import Weights
+from scorebench.metrics.extractors import InceptionWeights, Weights
 from scorebench.metrics.protocol import canonical_json, protocol_fingerprint
 from scorebench.plugins import get_plugin_manager, registry
 from scorebench.report.baselines import measured_baselines
@@ -492,7 +492,12 @@ def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, 
     if not todo:
         return None
     bench = _portable(spec)
-    summary = {"spec": bench, "cells": [c.key for c in cells], "command": command}
+    summary = {
+        "spec": bench,
+        "cells": [c.key for c in cells],
+        "command": command,
+        "inception_weights": _weights_record(weights),  # --status finds the same cells
+    }
     atomic_write_json(out / BENCH_FILE, summary)
     cells_of = functools.partial(_planned, bench, str(out.resolve()))
     keys = [c.key for c in todo]
@@ -510,6 +515,15 @@ def _dispatch(spec: BenchSpec, cells, out: Path, device: str, weights: Weights, 
             f"--status {out}`; the same command again computes only the missing cells."
         )
     return None
+
+
+def _weights_record(weights: Weights) -> dict[str, Any] | None:
+    """The Inception weights a bench was given, as ``bench --status`` reuses them."""
+    if isinstance(weights, InceptionWeights):
+        path, trusted = weights.path, weights.trusted
+    else:
+        path, trusted = weights, False
+    return {"path": str(Path(path).resolve()), "trusted": trusted} if path else None
 
 
 def _planned(spec: dict[str, Any], out_dir: str) -> list[Any]:
@@ -608,5 +622,9 @@ def bench_status(out_dir: str | Path, weights: Weights = None) -> tuple[dict, Be
             f"--status {out_dir}: no bench has been started there ({BENCH_FILE} is missing "
             "or from a bench that has not finished planning)."
         )
+    given = weights.path if isinstance(weights, InceptionWeights) else weights
+    recorded = summary.get("inception_weights")
+    if given is None and isinstance(recorded, dict) and recorded.get("path"):
+        weights = InceptionWeights(recorded["path"], bool(recorded.get("trusted")))
     spec = BenchSpec.model_validate(summary["spec"])
     return summary, spec, executors.cell_states(plan_cells(spec, out_dir), weights)
