@@ -9,10 +9,12 @@ already records, so turning one on never changes a checkpoint, a cell or a finge
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
 from scorebench.config import RunConfig, flatten
+from scorebench.errors import ConfigError
 
 #: Config keys shown beside the sampler in an evaluation's hyper-parameters: what makes
 #: one trained model differ from another (the rest of data.*, sample.* and eval.* do not).
@@ -63,15 +65,21 @@ def training_trackers(config: RunConfig, run_path: Path, start: int) -> list[Tra
 
 
 def log_evaluation(run_path: Path, config: RunConfig, record: dict[str, Any], grid: Path) -> None:
-    """Hand one evaluation (its record and sample grid) to every tracker the config turns on."""
-    if config.train.tensorboard:
-        from scorebench.trackers.tensorboard import tensorboard_evaluation
+    """Hand one evaluation (its record and sample grid) to every tracker the config turns
+    on. The record is already stored: a tracker that cannot take it is a warning."""
+    try:
+        if config.train.tensorboard:
+            from scorebench.trackers.tensorboard import tensorboard_evaluation
 
-        tensorboard_evaluation(run_path, config.to_dict(), record)
-    if config.train.wandb:
-        from scorebench.trackers.wandb import wandb_evaluation
+            tensorboard_evaluation(run_path, config.to_dict(), record)
+        if config.train.wandb:
+            from scorebench.trackers.wandb import wandb_evaluation
 
-        wandb_evaluation(run_path, config.to_dict(), record, grid)
+            wandb_evaluation(run_path, config.to_dict(), record, grid)
+    except ConfigError as exc:
+        warnings.warn(
+            f"{exc} This evaluation is stored; only its tracker copy is missing.", stacklevel=2
+        )
 
 
 def evaluation_name(record: dict[str, Any]) -> str:

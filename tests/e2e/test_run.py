@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from wandb_records import offline_runs, wandb_offline
@@ -42,14 +43,15 @@ def result_of(run_dir):
     return path, json.loads(path.read_text())
 
 
-def scorebench(*args, cwd, env=None):
+def scorebench(*args, cwd):
+    """``scorebench ARGS`` in ``cwd``; W&B, which the digits run turns on, logs offline."""
     return subprocess.run(
         [sys.executable, "-m", "scorebench.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=600,
-        env=env,
+        env=wandb_offline(Path(cwd)),
     )
 
 
@@ -155,7 +157,6 @@ def digits_run(tmp_path_factory):
         *DIGITS,
         *trackers,
         cwd=root,
-        env=wandb_offline(root),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root
@@ -170,7 +171,8 @@ def test_tiny_digits_run_end_to_end(digits_run):
     assert grid.stat().st_size > 0
     page = (tmp_path / "d" / "report" / "report.html").read_text()
     assert "data:image/png;base64," in page
-    assert "real data (digits train)" in page and "training data (digits)" in page
+    assert "real data (digits train)" in page  # once: the run's own section does not repeat it
+    assert "training data (digits)" not in page
 
 
 def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):
@@ -183,7 +185,7 @@ def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):
         "annealed_langevin convention=code denoise=false step_lr=0.0001 steps_per_level=1 "
         "seed=0 n=40 step=4"
     )
-    assert [p.name for p in sessions.iterdir()] == [name]  # named by sampler, not by hash
+    assert name in [p.name for p in sessions.iterdir()]  # named by sampler, not by hash
     events = EventAccumulator(str(sessions / name))
     events.Reload()
     content = events.PluginTagToContent("hparams")
@@ -210,7 +212,9 @@ def test_an_evaluation_is_an_hparams_session_in_tensorboard(digits_run):
 
 def test_training_and_each_evaluation_are_wandb_runs(digits_run):
     _, record = result_of(digits_run / "d")
-    train, evaluation = offline_runs(digits_run / "d")
+    runs = offline_runs(digits_run / "d")  # later tests may evaluate the run again
+    (train,) = [r for r in runs if r.job_type == "train"]
+    evaluation = next(r for r in runs if r.job_type == "eval")
     assert (train.job_type, train.name, train.group) == ("train", "d", "d")
     logged = [json.loads(line) for line in (digits_run / "d" / "metrics.jsonl").open()]
     rows = [r for r in train.history if "train/loss" in r]
