@@ -53,6 +53,19 @@ def progress_bar(enabled: bool):
     return Progress(*columns, console=Console(stderr=True), transient=False)
 
 
+def _bar_label(cell: Cell) -> str:
+    """The sampler by the parameters that differ from the run's own sampler (a bench's grid,
+    a --sampler given), kept short enough for an 80-column bar."""
+    s = cell.config.sample.sampler
+    own = {}
+    if cell.run.config.is_file():
+        own = cell.run.saved_config().get("sample", {}).get("sampler") or {}
+    same = own.get("params", {}) if own.get("name") == s.name else {}
+    asked = {k: v for k, v in s.params.items() if k not in same or same[k] != v}
+    label = sampler_text({"name": s.name, "params": asked})
+    return label if len(label) <= 40 else label[:39] + "…"
+
+
 def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) -> list[int]:
     """Draw every cell's missing shards (this rank's share), then write each sampling
     record on rank 0. Returns the samples drawn now per cell."""
@@ -60,10 +73,9 @@ def sample_cells(cells: Sequence[Cell], dist, device, bar=None, keep_bars=True) 
     for cell in cells:
         task = None
         if bar:
-            s = cell.config.sample.sampler  # the parameters asked for, not every default
-            label = sampler_text({"name": s.name, "params": s.params})
-            label = label if len(label) <= 36 else label[:35] + "…"
-            task = bar.add_task(f"sampling {label}", total=cell.config.sample.n, detail="")
+            task = bar.add_task(
+                f"sampling {_bar_label(cell)}", total=cell.config.sample.n, detail=""
+            )
         drawn.append(
             sample_cell(
                 cell,

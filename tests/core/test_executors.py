@@ -177,7 +177,7 @@ def test_a_worker_killed_mid_cell_loses_nothing_and_a_rerun_computes_only_the_re
     import signal
     import time
 
-    slow = ["--sampler", "annealed_langevin:steps_per_level=200,400", "--seeds", "2", "-n", "800"]
+    slow = ["--sampler", "annealed_langevin:steps_per_level=100,200", "--seeds", "2", "-n", "400"]
     inline = scorebench("bench", str(_fresh(toy, "k-inline")), *slow, "--out", "k-in", cwd=toy)
     assert inline.returncode == 0, inline.stderr
     run = _fresh(toy, "k")

@@ -212,3 +212,8 @@ def test_the_sampling_bar_names_the_sampler_counts_samples_and_evaluations(damag
     assert add[:2] == ("add", "sampling pf_heun (steps=3)") and add[2]["total"] == 6
     assert [c[1] for c in rest if c[0] == "advance"] == [4, 2]  # per batch
     assert {"detail": "5 NFE"} in [c[1] for c in rest if c[0] == "update"]  # Heun: 2n - 1
+    # The run's own sampler with one parameter changed (a bench's grid): only that one.
+    own = make_cell(RunDir(damaged), ["sample.sampler.params.steps_per_level=1", "sample.n=2"])
+    bar = Bar()
+    sample_cells([own], distributed.Dist(), torch.device("cpu"), bar)
+    assert bar.calls[0][1] == "sampling annealed_langevin (steps_per_level=1)"

@@ -177,7 +177,7 @@ def _uninterrupted(digits, tmp_path, matrix):
 
 
 def test_a_killed_bench_resumes_with_the_missing_cells_only(digits, tmp_path):
-    matrix = ["--sampler", "annealed_langevin:steps_per_level=4,8", "--seeds", "3", "--n", "48"]
+    matrix = ["--sampler", "annealed_langevin:steps_per_level=2,4", "--seeds", "3", "--n", "32"]
     expected = _uninterrupted(digits, tmp_path, matrix)
     killed = tmp_path / "killed"
     killed.mkdir()

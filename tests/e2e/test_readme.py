@@ -73,12 +73,14 @@ HOW = {
     "bash scripts/test": None,  # the test suite this test is part of
     "scorebench run ncsnv2 --dataset digits": _with(TINY_NCSNV2),
     "scorebench run score-sde-ve --dataset digits": _with(TINY_SDE),
-    "scorebench bench runs/ncsn-digits --sampler pf_heun:steps=10,25,50 --seeds 3": _with("-n 20"),
+    "scorebench bench runs/ncsn-digits --sampler pf_heun:steps=10,25,50 --seeds 3": _with(
+        "-n 20 --seeds 1"
+    ),
     "scorebench bench --preset oracle-toy": _with("-n 100 --seeds 1"),
     "scorebench run ncsn --dataset cifar10 --device cuda --run-dir runs/ncsn-cifar10-bf16 "
     "--set runtime.precision=bf16": _with(TINY_CIFAR, (("--device cuda", "--device cpu"),)),
     "scorebench run ncsn --dataset cifar10": _with(TINY_CIFAR),
-    "scorebench run ncsn --dataset toy-gmm": _with("--set train.steps=100"),
+    "scorebench run ncsn --dataset toy-gmm": _with("--set train.steps=100 --set sample.n=200"),
     "scorebench toy": AS_WRITTEN,
     "scorebench train ncsn -d digits --run-dir runs/ncsn-digits-lr1e-4 --set train.lr=1e-4 "
     "--set runtime.precision=fp32": _with(TINY_NCSN),
@@ -86,13 +88,13 @@ HOW = {
     "--run-dir runs/ncsn-digits-ddp": _with(TINY_NCSN),
     "scorebench sample runs/ncsn-digits": AS_WRITTEN,
     "scorebench sample runs/ncsn-digits --sampler langevin --set sample.sampler.params.steps=200": (
-        AS_WRITTEN
+        _with("--set sample.n=20")
     ),
     "scorebench eval runs/ncsn-digits --inception-weights PATH": _with(
         "", (("PATH", "{weights}"),)
     ),
     "scorebench bench runs/ncsn-digits --sampler annealed_langevin:steps_per_level=5,10,20 "
-    "--sampler langevin:steps=100,400 --seeds 3": _with("-n 20"),
+    "--sampler langevin:steps=100,400 --seeds 3": _with("-n 20 --seeds 1"),
     "scorebench report runs/* -b ncsn-paper-table1 --markdown": AS_WRITTEN,
     "scorebench compare old/leaderboard.json runs/ncsn-digits -t fid=5%": AS_WRITTEN,
     "scorebench export runs/ncsn-digits --png png --reference ref": AS_WRITTEN,
@@ -119,7 +121,7 @@ HOW = {
             ("--device cuda", "--device cpu"),
         ),
     ),
-    "scorebench bench --preset diffusers-parity": AS_WRITTEN,
+    "scorebench bench --preset diffusers-parity": _with("-n 20 --seeds 1"),
 }
 
 #: What each command must leave behind, beyond exiting 0 (the shell's view is not enough).
