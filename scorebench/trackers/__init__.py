@@ -2,42 +2,18 @@
 (``train.wandb=true``) log a run's training and its evaluations beside its own files.
 
 Both implement one interface: ``scalars`` and ``grid`` while training, ``close`` at its end,
-and ``evaluation`` once per evaluated cell. Trackers only mirror what the run directory
+and ``log_evaluation`` once per evaluated cell. Trackers only mirror what the run directory
 already records, so turning one on never changes a checkpoint, a cell or a fingerprint.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
-from scorebench.config import RunConfig, flatten
+from scorebench.config import RunConfig
 from scorebench.errors import ConfigError
-
-#: Config keys shown beside the sampler in an evaluation's hyper-parameters: what makes
-#: one trained model differ from another (the rest of data.*, sample.* and eval.* do not).
-MODEL_KEYS = (
-    "schedule.",
-    "network.",
-    "loss.",
-    "score_function",
-    "train.",
-    "data.batch_size",
-    "runtime.precision",
-    "runtime.seed",
-)
-#: Training settings that only say how a run is watched.
-NOT_HPARAMS = (
-    "train.log_every",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "train.grid_every",
-    "train.grid_size",
-    "train.tensorboard",
-    "train.wandb",
-)
 
 
 class TrainingTracker(Protocol):
@@ -80,64 +56,3 @@ def log_evaluation(run_path: Path, config: RunConfig, record: dict[str, Any], gr
         warnings.warn(
             f"{exc} This evaluation is stored; only its tracker copy is missing.", stacklevel=2
         )
-
-
-def evaluation_name(record: dict[str, Any]) -> str:
-    """A person's name for an evaluation: the sampler and its parameters, the seed, n and
-    the checkpoint step, e.g. ``annealed_langevin steps_per_level=5 seed=0 n=360 step=1500``."""
-    spec = record["cell"]["spec"]
-    sampler = spec["sampler"]
-    params = [f"{k}={_text(v)}" for k, v in sorted(flatten(sampler.get("params", {})).items())]
-    step = spec["source"].get("step")
-    parts = [sampler["name"], *params, f"seed={spec['seed']}", f"n={record['n_samples']}"]
-    return " ".join(parts + ([f"step={step}"] if step is not None else []))
-
-
-def evaluation_hparams(config: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """An evaluation's hyper-parameters in the order a table should show them: the sampler
-    and its parameters, seed, n and step first, then what distinguishes the trained model."""
-    spec = record["cell"]["spec"]
-    sampler = spec["sampler"]
-    values: dict[str, Any] = {"sampler": sampler["name"]}
-    values.update(
-        {f"sampler.{k}": v for k, v in sorted(flatten(sampler.get("params", {})).items())}
-    )
-    values.update(
-        {
-            "seed": spec["seed"],
-            "n": record["n_samples"],
-            "step": spec["source"].get("step"),
-            "recipe": config.get("recipe"),
-            "dataset": config.get("dataset"),
-        }
-    )
-    values.update(
-        (key, value)
-        for key, value in flatten(config).items()
-        if key.startswith(MODEL_KEYS) and key not in NOT_HPARAMS
-    )
-    return {
-        k: v if isinstance(v, (bool, int, float, str)) else _text(v)
-        for k, v in values.items()
-        if v is not None
-    }
-
-
-def numeric_metrics(record: dict[str, Any]) -> dict[str, float]:
-    """The evaluation's metrics that are numbers, as ``eval/NAME``."""
-    return {
-        f"eval/{k}": float(v)
-        for k, v in record["metrics"].items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-
-
-def safe_name(name: str) -> str:
-    """``name`` as one directory name on any file system."""
-    return re.sub(r"[^\w.,=+@ -]", "_", name).strip(" .") or "_"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(_text, value))
-    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from scorebench.errors import ConfigError
-from scorebench.trackers import evaluation_hparams, evaluation_name, numeric_metrics, safe_name
+from scorebench.trackers.naming import (
+    evaluation_hparams,
+    evaluation_name,
+    numeric_metrics,
+    safe_name,
+)
 
 #: Where evaluations' sessions go, inside the run directory.
 EVAL_DIR = Path("evals") / "tensorboard"

@@ -21,7 +21,7 @@ from typing import Any
 
 from scorebench.errors import ConfigError
 from scorebench.files import atomic_write_bytes
-from scorebench.trackers import evaluation_hparams, evaluation_name, numeric_metrics
+from scorebench.trackers.naming import evaluation_hparams, evaluation_name, numeric_metrics
 
 ID_FILE = "wandb-id"
 
