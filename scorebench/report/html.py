@@ -25,6 +25,7 @@ from scorebench.files import read_jsonl
 from scorebench.plugins import load
 from scorebench.records import Manifest, problems
 from scorebench.report import leaderboard, plots
+from scorebench.report.terminal import sampler_text
 from scorebench.runs import RunDir
 
 #: Real images shown beside samples, and real points drawn under them.
@@ -261,12 +262,8 @@ def _run_pictures(
             return []
         spec = _mapping_or_empty(grids[-1].parent / "spec.json")
         sampler = spec.get("sampler") if isinstance(spec.get("sampler"), dict) else {}
-        params = ", ".join(
-            f"{k}={leaderboard.fmt(v)}" for k, v in (sampler.get("params") or {}).items()
-        )
-        caption = f"newest evaluation: {sampler.get('name', '?')}" + (
-            f" ({params})" if params else ""
-        )
+        params = sampler.get("params") if isinstance(sampler.get("params"), dict) else {}
+        caption = f"newest evaluation: {sampler_text({**sampler, 'params': params})}"
         return [_samples_picture(grids[-1], caption, real)]
     pictures = []
     if (data["name"], "train") not in shown["real"]:
@@ -307,9 +304,10 @@ def render(board: dict[str, Any], run_dirs: list[Path]) -> str:
     real_data = RealData()
     differs = leaderboard.differences(board["groups"])
     command, spec = leaderboard.bench_lines(board)
+    shown = _shown(board)
     return env.get_template("report.html.j2").render(
         groups=[_group_view(g, differs.get(g["fingerprint"]), real_data) for g in board["groups"]],
-        runs=[_run_view(Path(r), real_data, _shown(board)) for r in run_dirs],
+        runs=[_run_view(Path(r), real_data, shown) for r in run_dirs],
         bench_command=command,
         bench_spec=spec,
     )

@@ -202,3 +202,16 @@ def test_a_plugin_metric_declares_its_label_and_direction():
     assert change.regressed  # higher is worse, as the plugin declared
     heads, _ = leaderboard.table({"columns": ["sharpness"], "rows": []})
     assert "sharpness ↓" in heads
+
+
+def test_a_points_run_outside_every_table_shows_its_newest_evaluation_named(workspace):
+    """Below the tables a run repeats nothing they show; a run in none of them shows its
+    newest evaluation, captioned with its sampler."""
+    root, _ = workspace
+    alone = Page(html.render({"groups": []}, [root / "R"]))
+    (caption,) = [c for c in alone.found["img"] if c.get("alt", "").startswith("newest evaluation")]
+    assert caption["alt"].startswith("newest evaluation: annealed_langevin (")
+    assert "steps_per_level=2" in caption["alt"]
+    records = run_results(RunDir(root / "R"))
+    shown = Page(html.render(leaderboard.build(records, []), [root / "R"]))
+    assert not [c for c in shown.found["img"] if c.get("alt", "").startswith("newest evaluation")]
