@@ -210,7 +210,7 @@ def measure(
                     i = cells.index(cell)
                     if bar:
                         metrics = ", ".join(
-                            plans[i].protocol["metrics"] + [*plans[i].model_protocol]
+                            plans[i].protocol["metrics"] + [*plans[i].model_metrics]
                         )
                         bar.update(overall, detail=f"evaluating {metrics}")
                     done[i] = evaluate_cell(cell, plans[i])

@@ -82,18 +82,15 @@ def _first_points(grid: Path) -> Any:
     return _points_or_none(grid.parent / "samples" / f"{SHARD.format(0)}.npy")
 
 
-def _samples_picture(
-    grid: Path, label: str, real: dict[str, Any] | None, limits=None
-) -> dict[str, Any]:
-    """A row's samples: its grid, enlarged, or its points re-plotted over the real data
-    within ``limits`` (one range for every panel of a protocol)."""
-    if real is not None and real.get("kind") == "points":
-        points = _first_points(grid)
-        if points is not None:
-            png = plots.points_scatter(
-                points, label, real["points"], real.get("mixture"), limits=limits
-            )
-            return _picture(label, png, pixels=False)
+def _samples_picture(grid: Path, label: str, real: dict[str, Any] | None, points=None, limits=None):
+    """A row's samples: its points (the cell's first, where the real data are points)
+    re-plotted over the real data within ``limits`` (one range for every panel of a
+    protocol), else its grid, enlarged."""
+    if points is not None and real is not None:
+        png = plots.points_scatter(
+            points, label, real["points"], real.get("mixture"), limits=limits
+        )
+        return _picture(label, png, pixels=False)
     return _picture(label, plots.upscaled(grid.read_bytes()))
 
 
@@ -130,13 +127,13 @@ def _group_view(g: dict[str, Any], differs: str | None, real_data: RealData) -> 
         split = reference.get("split")
         pictures.append(_real_view(real, f"real data ({reference['dataset']} {split})"))
     shown = [(r, Path(r["grid"])) for r in g["rows"] if r.get("grid") and Path(r["grid"]).is_file()]
-    limits = None
+    drawn, limits = [None] * len(shown), None
     if real is not None and real.get("kind") == "points":
-        drawn = [_first_points(grid) for _, grid in shown]
+        drawn = [_first_points(grid) for _, grid in shown]  # each shard read once
         limits = plots.square_limits(real["points"], *[p for p in drawn if p is not None])
-    for r, grid in shown:
+    for (r, grid), points in zip(shown, drawn, strict=True):
         label = f"{leaderboard.row_label(r)} / {r.get('sampler_label', r['sampler'])}"
-        pictures.append(_samples_picture(grid, label, real, limits))
+        pictures.append(_samples_picture(grid, label, real, points, limits))
     nfe_plot = plots.quality_vs_nfe(g)
     return {
         "group": g,
@@ -264,7 +261,7 @@ def _run_pictures(
         sampler = spec.get("sampler") if isinstance(spec.get("sampler"), dict) else {}
         params = sampler.get("params") if isinstance(sampler.get("params"), dict) else {}
         caption = f"newest evaluation: {sampler_text({**sampler, 'params': params})}"
-        return [_samples_picture(grids[-1], caption, real)]
+        return [_samples_picture(grids[-1], caption, real, _first_points(grids[-1]))]
     pictures = []
     if (data["name"], "train") not in shown["real"]:
         pictures.append(_real_view(real, f"training data ({data['name']})"))

@@ -381,16 +381,26 @@ def winners_text(group: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _label_samplers(rows: list[dict[str, Any]]) -> None:
-    """``sampler_label``: the name plus the parameters that differ between the group's rows
-    of that sampler (the full parameters are in the JSON)."""
+def _by_sampler(rows: list[dict[str, Any]]) -> dict[str, tuple[list[dict], list[str], list[str]]]:
+    """Per sampler name: its rows, every parameter key they ran with, and the keys whose
+    values differ between them."""
     by_name: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("sampler"):
             by_name.setdefault(r["sampler"], []).append(r)
+    out = {}
     for name, same in by_name.items():
-        keys = sorted({k for r in same for k in r["sampler_params"]})
-        varying = [k for k in keys if len({repr(r["sampler_params"].get(k)) for r in same}) > 1]
+        params = [r.get("sampler_params") or {} for r in same]
+        keys = sorted({k for p in params for k in p})
+        varying = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
+        out[name] = (same, keys, varying)
+    return out
+
+
+def _label_samplers(rows: list[dict[str, Any]]) -> None:
+    """``sampler_label``: the name plus the parameters that differ between the group's rows
+    of that sampler (the full parameters are in the JSON)."""
+    for name, (same, _, varying) in _by_sampler(rows).items():
         for r in same:
             shown = ", ".join(f"{k}={fmt(r['sampler_params'].get(k))}" for k in varying)
             r["sampler_label"] = f"{name} ({shown})" if shown else name
@@ -400,21 +410,16 @@ def sampler_settings(g: dict[str, Any]) -> list[str]:
     """Per sampler of the group: every parameter its rows ran with, defaults included
     (``auto``: the sampler chooses, e.g. the model's sigma range); parameters that differ
     between its rows are named, their values being in each row's label."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for r in g["rows"]:
-        if r.get("sampler"):
-            by_name.setdefault(r["sampler"], []).append(r.get("sampler_params") or {})
     lines = []
-    for name, params in by_name.items():
-        keys = sorted({k for p in params for k in p})
-        varied = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
-        same = ", ".join(
-            f"{k}={'auto' if params[0].get(k) is None else fmt(params[0][k])}"
+    for name, (same, keys, varying) in _by_sampler(g["rows"]).items():
+        first = same[0].get("sampler_params") or {}
+        common = ", ".join(
+            f"{k}={'auto' if first.get(k) is None else fmt(first[k])}"
             for k in keys
-            if k not in varied
+            if k not in varying
         )
-        per_row = f"; per row: {', '.join(varied)}" if varied else ""
-        lines.append(f"{name}: {same or 'no parameters'}{per_row}")
+        per_row = f"; per row: {', '.join(varying)}" if varying else ""
+        lines.append(f"{name}: {common or 'no parameters'}{per_row}")
     return lines
 
 

@@ -43,15 +43,16 @@ def training_trackers(config: RunConfig, run_path: Path, start: int) -> list[Tra
 def log_evaluation(run_path: Path, config: RunConfig, record: dict[str, Any], grid: Path) -> None:
     """Hand one evaluation (its record and sample grid) to every tracker the config turns
     on. The record is already stored: a tracker that cannot take it is a warning."""
+    settings = config.to_dict()
     try:
         if config.train.tensorboard:
             from scorebench.trackers.tensorboard import tensorboard_evaluation
 
-            tensorboard_evaluation(run_path, config.to_dict(), record)
+            tensorboard_evaluation(run_path, settings, record)
         if config.train.wandb:
             from scorebench.trackers.wandb import wandb_evaluation
 
-            wandb_evaluation(run_path, config.to_dict(), record, grid)
+            wandb_evaluation(run_path, settings, record, grid)
     except ConfigError as exc:
         warnings.warn(
             f"{exc} This evaluation is stored; only its tracker copy is missing.", stacklevel=2

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from scorebench.config import flatten
+from scorebench.runs import CHANGEABLE
 
 #: Config keys shown beside the sampler in an evaluation's hyper-parameters: what makes
 #: one trained model differ from another (the rest of data.*, sample.* and eval.* do not).
@@ -20,16 +21,9 @@ MODEL_KEYS = (
     "runtime.precision",
     "runtime.seed",
 )
-#: Training settings that only say how a run is watched.
-NOT_HPARAMS = (
-    "train.log_every",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "train.grid_every",
-    "train.grid_size",
-    "train.tensorboard",
-    "train.wandb",
-)
+#: Of those, what a run may change without new weights says how it is watched, not what
+#: it is (train.steps excepted: how long it trained), like how often it checkpoints.
+WATCHING = tuple(k for k in CHANGEABLE if k != "train.steps") + ("train.checkpoint_every",)
 
 
 def evaluation_name(record: dict[str, Any]) -> str:
@@ -64,7 +58,7 @@ def evaluation_hparams(config: dict[str, Any], record: dict[str, Any]) -> dict[s
     values.update(
         (key, value)
         for key, value in flatten(config).items()
-        if key.startswith(MODEL_KEYS) and key not in NOT_HPARAMS
+        if key.startswith(MODEL_KEYS) and not key.startswith(WATCHING)
     )
     return {
         k: v if isinstance(v, (bool, int, float, str)) else _text(v)
